@@ -255,7 +255,9 @@ enum invites_purpose {
 	INVITES_FOR_REGISTER = 1,  /* pre-auth and XEP-0077 account creation */
 	INVITES_FOR_SUBSCRIBE = 2, /* XEP-0379 subscription approval */
 	INVITES_FOR_RESET = 3,     /* XEP-0077 password change of an account */
-	INVITES_FOR_ANY = 4        /* look-up only: any kind (landing page) */
+	INVITES_FOR_ANY = 4,       /* look-up only: any kind (landing page) */
+	INVITES_FOR_PREAUTH = 5    /* XEP-0445 pre-auth: account, contact with
+	                              INVITES_F_REGISTER, or reset */
 };
 
 /* Names: "account", "contact", "reset". */
