@@ -30,6 +30,10 @@ char *inv__strndup(const char *s, size_t n);
 char **inv__strv_dup(const char *const *v, size_t n);
 /* Wipe memory that held a secret (OPENSSL_cleanse). */
 void inv__cleanse(void *p, size_t n);
+/* Test hook (util.c): when >= 0, the allocation with that number, counted
+ * from 0 across the inv__ allocators above, fails once; then it is -1 again.
+ * Lets tests walk every ENOMEM path.  Never set outside tests. */
+extern long inv__alloc_fail_at;
 
 /* printf into a new string (NULL on failure). */
 char *inv__asprintf(const char *fmt, ...) INVITES_PRINTF(1, 2);
