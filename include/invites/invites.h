@@ -176,6 +176,24 @@ INVITES_API unsigned invites_config_max_invites_per_user(const struct invites_co
 /* Any key's raw value, or NULL when unset (for host-specific keys). */
 INVITES_API const char *invites_config_get(const struct invites_config *cfg,
                                            const char *key);
+/*
+ * Typed values of known keys, defaults applied (invites.conf(5) gives each
+ * key's type): booleans as 0 or 1, durations in seconds, unsigned numbers
+ * (and log_level as its syslog priority), lists (domains, admins) as
+ * normalised entries borrowed from cfg (an empty list when unset).
+ * INVITES_EINVAL when key is unknown or of another type,
+ * INVITES_ENOTFOUND when it is unset and has no default.
+ */
+INVITES_API int invites_config_get_bool(const struct invites_config *cfg,
+                                        const char *key, int *value_r);
+INVITES_API int invites_config_get_duration(const struct invites_config *cfg,
+                                            const char *key, int64_t *value_r);
+INVITES_API int invites_config_get_unsigned(const struct invites_config *cfg,
+                                            const char *key, unsigned *value_r);
+INVITES_API int invites_config_get_list(const struct invites_config *cfg,
+                                        const char *key,
+                                        const char *const **list_r,
+                                        size_t *n_r);
 
 /*
  * Parse a duration: a number of seconds, or a number with one of the
