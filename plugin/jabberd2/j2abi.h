@@ -70,7 +70,7 @@ struct j2_nad {
 /* Accessors (the same arithmetic as upstream's NAD_* macros). */
 #define J2_NAD_ENAME(n, e)   ((n)->cdata + (n)->elems[e].iname)
 #define J2_NAD_ENAME_L(n, e) ((n)->elems[e].lname)
-#define J2_NAD_ENS(n, e)     ((n)->elems[e].ns)
+#define J2_NAD_ENS(n, e)     ((n)->elems[e].my_ns)   /* the element's namespace */
 #define J2_NAD_NURI(n, ns)   ((n)->cdata + (n)->nss[ns].iuri)
 #define J2_NAD_NURI_L(n, ns) ((n)->nss[ns].luri)
 #define J2_NAD_AVAL(n, a)    ((n)->cdata + (n)->attrs[a].ival)
@@ -676,6 +676,8 @@ struct j2_jid *jid_new(const char *id, int len);
 void jid_free(struct j2_jid *jid);
 const char *jid_user(struct j2_jid *jid);
 const char *jid_full(struct j2_jid *jid);
+struct j2_nad *stanza_error(struct j2_nad *nad, int elem, int err);
+struct j2_nad *stanza_tofrom(struct j2_nad *nad, int elem);
 void *xhash_get(j2_xht h, const char *key);
 void xhash_put(j2_xht h, const char *key, void *val);
 
