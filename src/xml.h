@@ -31,10 +31,11 @@
  * Topic: bounds.  Parsing enforces struct inv__xml_limits (input size,
  * depth, elements, attributes, lengths, memory, expat's included), so a
  * hostile stanza fails with INV_XML_ETOOBIG or INV_XML_ETOODEEP instead
- * of allocating without bound.  DTDs, entity declarations, processing
- * instructions and comments are refused (INV_XML_ERESTRICTED, RFC 6120
- * 11.1): no entity is ever expanded beyond the five predefined ones and
- * character references.
+ * of allocating without bound.  Comments, processing instructions and XML
+ * declarations are refused with INV_XML_ERESTRICTED (RFC 6120 11.1); a
+ * DOCTYPE or entity declaration cannot occur inside a stream and is
+ * INV_XML_EMALFORMED.  Either way no entity is ever expanded beyond the
+ * five predefined ones and character references.
  *
  * Topic: threads.  Trees are not shared between threads by this code;
  * distinct trees and parsers may be used from distinct threads at once.
@@ -69,11 +70,12 @@ enum inv__xml_err {
 	                                     xmlns attribute, reserved ns */
 	INV_XML_ENOMEM = INVITES_ENOMEM,  /* allocation failed */
 	INV_XML_EMALFORMED = -100, /* not well-formed: syntax, bad UTF-8,
-	                              undefined prefix or entity, several top
-	                              elements, text or garbage outside the
-	                              top element, empty input */
-	INV_XML_ERESTRICTED = -101, /* DOCTYPE, entity declaration, processing
-	                               instruction, comment, XML declaration */
+	                              undefined prefix or entity, DOCTYPE,
+	                              several top elements, text or garbage
+	                              outside the top element, empty input */
+	INV_XML_ERESTRICTED = -101, /* comment, processing instruction, XML
+	                               declaration (a DOCTYPE is EMALFORMED:
+	                               it cannot occur inside a stream) */
 	INV_XML_ETOOBIG = -102,    /* a size bound was exceeded: input,
 	                              elements, attributes per element,
 	                              attribute value, text, name, memory */
@@ -157,7 +159,9 @@ int inv__xml_parse(const char *data, size_t len, const char *default_ns,
  * The same, fed in pieces: new, any number of feeds, finish.  The result
  * never depends on how the input is cut (a byte at a time gives the same
  * tree and the same error).  After an error every later feed and finish
- * returns that error.  max_input counts the bytes of all feeds.
+ * returns that error.  max_input counts the bytes of all feeds; past it
+ * the result is the first error within the first max_input bytes, else
+ * INV_XML_ETOOBIG.
  */
 int inv__xml_parser_new(const char *default_ns,
                         const struct inv__xml_limits *lim,
@@ -246,9 +250,10 @@ int inv__xml_equal(const struct inv__xml *a, const struct inv__xml *b);
 
 /*
  * A new top element {ns}name with no attributes or content.  ns NULL or
- * "" means no namespace.  INV_XML_EINVAL when name is not an NCName or ns
- * is the xml or xmlns namespace; INV_XML_ECHAR when ns has a forbidden
- * character.
+ * "" means no namespace.  INV_XML_EINVAL when name is not an ASCII
+ * NCName ([A-Za-z_][A-Za-z0-9._-]*, which every XMPP name is and every
+ * parser reads back) or ns is the xml or xmlns namespace; INV_XML_ECHAR
+ * when ns has a forbidden character.
  */
 int inv__xml_new(const char *ns, const char *name, struct inv__xml **e_r);
 /*
@@ -319,9 +324,10 @@ int inv__xml_valid_text(const char *s, size_t len);
  * normalisation); text with & < > escaped (and carriage return as &#13;).
  * Namespaces are declared minimally: a default xmlns on the top element
  * and wherever an element's namespace differs from its parent's; elements
- * in INV_XML_NS_STREAM are written with the prefix `stream`; other
- * namespace-qualified attributes get prefixes (xml:lang is never
- * declared).
+ * in INV_XML_NS_STREAM are written with the prefix `stream` (and those
+ * in INV_XML_NS_XML, which only parsed input can hold, with `xml`);
+ * namespace-qualified attributes get prefixes declared on their element
+ * (ns1, ns2...; xml:lang is never declared).
  *
  * context_ns is the default namespace in scope where the output goes:
  * with INV_XML_NS_CLIENT, a jabber:client stanza is written without
