@@ -53,8 +53,11 @@
  * xmlns='jabber:client' or 'jabber:server' is accepted too).  Replies the
  * plugin produces carry no xmlns on the top element, so a host can splice
  * them into its stream; they carry `from` and, for replies to a routed
- * stanza, `to`.  Oversized or malformed stanzas are answered with a stanza
- * error (bad-request / policy-violation) and never change stored state.
+ * stanza, `to`.  Oversized or malformed stanzas never change stored state:
+ * an IQ the plugin cannot parse (over the XML bounds, not well-formed) is
+ * a REJECT with the error fields set (policy-violation, bad-request, ...)
+ * but no reply, since its id is unknown: the host, which did parse it,
+ * answers with that error; a presence it cannot parse is a PASS.
  *
  * Topic: threads and processes.  An instance (open()) may be used by one
  * thread at a time.  Several processes (a c2s and an sm) may each open an
