@@ -68,6 +68,20 @@ static const struct key_def keys[] = {
 	{ "admins",                KT_JIDS,     0,           NULL },
 	{ "audit_retention",       KT_DURATION, KF_POSITIVE, "365d" },
 	{ "log_level",             KT_LOGLEVEL, 0,           "notice" },
+	/* invites-web (man invites-web.8) */
+	{ "web_listen",            KT_STRING,   0,           "127.0.0.1:5380" },
+	{ "web_base_url",          KT_STRING,   0,           NULL },
+	{ "site_name",             KT_STRING,   0,           NULL },
+	{ "xmpp_server",           KT_STRING,   0,           "127.0.0.1:5222" },
+	{ "xmpp_tls",              KT_STRING,   0,           "optional" },
+	{ "web_templates",         KT_PATH,     0,           NULL },
+	{ "web_apps",              KT_PATH,     0,           NULL },
+	{ "web_js_dir",            KT_PATH,     0,           "/usr/share/javascript" },
+	{ "web_max_failures",      KT_UNSIGNED, 0,           "10" },
+	{ "web_failure_window",    KT_DURATION, KF_POSITIVE, "10m" },
+	{ "web_min_password",      KT_UNSIGNED, 0,           "8" },
+	{ "web_register_timeout",  KT_DURATION, KF_POSITIVE, "10s" },
+	{ "web_real_ip_header",    KT_STRING,   0,           NULL },
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
