@@ -600,10 +600,12 @@ check_host(struct j2_mod_instance *mi)
 
 	if (sm == NULL || mod == NULL || mod->mm == NULL)
 		return "module instance fields are not where expected";
-	if (mod->mm->sm != sm || sm->mm != mod->mm)
+	/* sm->mm is assigned only after every module is loaded */
+	if (mod->mm->sm != sm || (sm->mm != NULL && sm->mm != mod->mm))
 		return "the module manager does not point back to the sm";
-	if (sm->config == NULL || sm->log == NULL || sm->users == NULL
-	    || sm->st == NULL || mod->mm->modules == NULL)
+	/* (sm->users and sm->sessions are made after the modules load) */
+	if (sm->config == NULL || sm->log == NULL || sm->st == NULL
+	    || mod->mm->modules == NULL)
 		return "sm fields are not where expected";
 	id = config_get_one(sm->config, "id", 0);
 	if (sm->id == NULL || (id != NULL && strcmp(id, sm->id) != 0))
