@@ -1,0 +1,2820 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The Berkeley DB backend of the invite store: the only file that includes
+ * <db.h>.
+ *
+ * One transactional environment in one directory, shared by every process
+ * of a site (c2s, sm, invitectl).  The open sequence, the failure handling
+ * and the sizing follow docs/berkeley-db.md, which measured them: DB_CONFIG
+ * written at creation, deadlock detection on every conflict, an is_alive
+ * check that counts zombies as dead, DB_REGISTER with DB_RECOVER (never
+ * DB_RECOVER alone), full sync on commit, a failchk watchdog and periodic
+ * checkpoints in daemons.  Every operation of store.h is one transaction,
+ * retried when Berkeley DB picks it as a deadlock victim; once the
+ * environment has panicked every call returns INVITES_ERECOVER without
+ * touching it, and the caller reopens.
+ *
+ * Files in the store directory: meta.db (magic and format version; its
+ * presence marks the directory as a store), invites.db (hash -> record),
+ * expiry.db and inviter.db (secondary indexes kept by DB->associate),
+ * reserve.db, pending.db, roles.db, audit.db, and Berkeley DB's own
+ * DB_CONFIG, __db.* regions and log.* files.
+ */
+#include "config.h"
+
+#include <db.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store.h"
+
+#define F_META    "meta.db"
+#define F_INVITES "invites.db"
+#define F_EXPIRY  "expiry.db"
+#define F_INVITER "inviter.db"
+#define F_RESERVE "reserve.db"
+#define F_PENDING "pending.db"
+#define F_ROLES   "roles.db"
+#define F_AUDIT   "audit.db"
+
+static const char *const db_files[] = {
+	F_META, F_INVITES, F_EXPIRY, F_INVITER, F_RESERVE, F_PENDING, F_ROLES,
+	F_AUDIT
+};
+#define N_DB_FILES (sizeof(db_files) / sizeof(db_files[0]))
+
+/* First line of the DB_CONFIG we write: marks a store being created. */
+#define CONFIG_SIGNATURE "# xmpp-invites store"
+#define THREAD_COUNT 128
+#define LOG_MAX (1024 * 1024)
+#define WATCHDOG_MS 100
+#define CHECKPOINT_TICKS 10   /* every second ... */
+#define CHECKPOINT_KB 1024    /* ... when 1 MB of log was written */
+#define CHECKPOINT_MIN 1      /* ... or a minute has passed */
+#define SCAN_BATCH 256        /* records per read transaction */
+#define META_KEY "meta"
+#define META_MAGIC "xmpp-invites-db1" /* 16 bytes */
+#define META_MAGIC_LEN 16
+#define META_LEN (META_MAGIC_LEN + 4 + 8)
+
+struct inv__backend {
+	DB_ENV *env;
+	DB *meta, *inv, *exp, *byinv, *res, *pend, *roles, *audit;
+	char *path;
+	unsigned flags;
+	atomic_int panicked;
+	/* the watchdog of INVITES_OPEN_DAEMON */
+	int have_watchdog;
+	pthread_t watchdog;
+	pthread_mutex_t wd_lock;
+	pthread_cond_t wd_cond;
+	int wd_stop;
+	/* this process's open stores (one handle per store: DB_REGISTER) */
+	dev_t dev;
+	ino_t ino;
+	pid_t pid;
+	struct inv__backend *next_open;
+};
+
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct inv__backend *open_list;
+
+/* ------------------------------------------------------------------ */
+/* Errors                                                              */
+/* ------------------------------------------------------------------ */
+
+static void
+set_panicked(struct inv__backend *be, const char *what)
+{
+	if (atomic_exchange(&be->panicked, 1) == 0)
+		inv__log(INVITES_LOG_ERR,
+		         "invite store %s: %s: Berkeley DB needs recovery; "
+		         "every operation now fails until the store is reopened",
+		         be->path, what);
+}
+
+/* Map a Berkeley DB or errno code (or one of ours, passed through). */
+static int
+map_ret(struct inv__backend *be, int ret, const char *what)
+{
+	if (ret == 0)
+		return 0;
+	if (ret < 0 && ret >= INVITES_EINTERNAL)
+		return ret;
+	switch (ret) {
+	case DB_NOTFOUND:
+	case DB_KEYEMPTY:
+		return INVITES_ENOTFOUND;
+	case DB_KEYEXIST:
+		return INVITES_EEXIST;
+	case DB_LOCK_DEADLOCK:
+	case DB_LOCK_NOTGRANTED:
+		return INVITES_EBUSY;
+	case DB_RUNRECOVERY:
+		set_panicked(be, what);
+		return INVITES_ERECOVER;
+	case DB_VERIFY_BAD:
+	case DB_PAGE_NOTFOUND:
+	case DB_SECONDARY_BAD:
+		inv__log(INVITES_LOG_ERR, "invite store %s: %s: %s", be->path,
+		         what, db_strerror(ret));
+		return INVITES_ECORRUPT;
+	case DB_VERSION_MISMATCH:
+	case DB_OLD_VERSION:
+		inv__log(INVITES_LOG_ERR, "invite store %s: %s: %s", be->path,
+		         what, db_strerror(ret));
+		return INVITES_EVERSION;
+	case ENOSPC:
+	case EDQUOT:
+	case EFBIG:
+		inv__log(INVITES_LOG_ERR, "invite store %s: %s: %s", be->path,
+		         what, db_strerror(ret));
+		return INVITES_ENOSPC;
+	case EACCES:
+	case EPERM:
+	case EROFS:
+		inv__log(INVITES_LOG_ERR, "invite store %s: %s: %s", be->path,
+		         what, db_strerror(ret));
+		return INVITES_EACCES;
+	case ENOMEM:
+		inv__log(INVITES_LOG_ERR, "invite store %s: %s: %s", be->path,
+		         what, db_strerror(ret));
+		return INVITES_ENOMEM;
+	default:
+		inv__log(INVITES_LOG_ERR, "invite store %s: %s: %s", be->path,
+		         what, db_strerror(ret));
+		return INVITES_ESTORE;
+	}
+}
+
+static int
+is_retry(int ret)
+{
+	return ret == DB_LOCK_DEADLOCK || ret == DB_LOCK_NOTGRANTED;
+}
+
+/* ------------------------------------------------------------------ */
+/* Environment callbacks                                               */
+/* ------------------------------------------------------------------ */
+
+static void
+errcall(const DB_ENV *env, const char *pfx, const char *msg)
+{
+	const struct inv__backend *be = env->app_private;
+
+	(void)pfx;
+	inv__log(INVITES_LOG_ERR, "invite store %s: %s",
+	         be != NULL ? be->path : "?", msg);
+}
+
+static void
+msgcall(const DB_ENV *env, const char *msg)
+{
+	const struct inv__backend *be = env->app_private;
+
+	inv__log(INVITES_LOG_INFO, "invite store %s: %s",
+	         be != NULL ? be->path : "?", msg);
+}
+
+static void
+event_notify(DB_ENV *env, u_int32_t event, void *info)
+{
+	struct inv__backend *be = env->app_private;
+
+	(void)info;
+	if (be == NULL)
+		return;
+	if (event == DB_EVENT_PANIC)
+		set_panicked(be, "panic");
+	else if (event == DB_EVENT_REG_PANIC)
+		set_panicked(be, "another process recovered the environment");
+}
+
+/*
+ * Is process pid alive?  kill(pid, 0) succeeds on an unreaped zombie, and
+ * failchk then never notices a dead writer (berkeley-db.md, Pitfalls), so
+ * a zombie (state Z or X in /proc/PID/stat) counts as dead.
+ */
+static int
+is_alive(DB_ENV *env, pid_t pid, db_threadid_t tid, u_int32_t flags)
+{
+	char path[64], buf[512], *rp;
+	ssize_t n;
+	int fd;
+
+	(void)env;
+	(void)tid;
+	(void)flags;
+	if (pid == getpid())
+		return 1;
+	if (kill(pid, 0) != 0 && errno == ESRCH)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : 1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 1;
+	buf[n] = '\0';
+	rp = strrchr(buf, ')');
+	if (rp == NULL || rp[1] != ' ')
+		return 1;
+	return !(rp[2] == 'Z' || rp[2] == 'X' || rp[2] == 'x');
+}
+
+/* ------------------------------------------------------------------ */
+/* Small helpers                                                       */
+/* ------------------------------------------------------------------ */
+
+static void
+dbt_in(DBT *d, const void *p, size_t n)
+{
+	memset(d, 0, sizeof(*d));
+	d->data = (void *)(uintptr_t)p;
+	d->size = (u_int32_t)n;
+}
+
+/*
+ * The environment is opened with DB_THREAD (the watchdog shares it), which
+ * every DB handle inherits: Berkeley DB then returns data only into memory
+ * the caller names.  Outputs use DB_DBT_REALLOC buffers, released with
+ * dbt_free(); a DBT can be reused across calls and freed once.
+ */
+static void
+dbt_out(DBT *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->flags = DB_DBT_REALLOC;
+}
+
+/* An empty read: only the key is wanted. */
+static void
+dbt_none(DBT *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->flags = DB_DBT_REALLOC | DB_DBT_PARTIAL;
+	d->dlen = 0;
+	d->doff = 0;
+}
+
+/* A key to search from (DB_SET_RANGE, DB_SET then DB_NEXT_DUP), which
+ * Berkeley DB replaces with the key it finds. */
+static int
+dbt_inout(DBT *d, const void *p, size_t n)
+{
+	memset(d, 0, sizeof(*d));
+	d->data = inv__malloc(n > 0 ? n : 1);
+	if (d->data == NULL)
+		return INVITES_ENOMEM;
+	memcpy(d->data, p, n);
+	d->size = (u_int32_t)n;
+	d->flags = DB_DBT_REALLOC;
+	return 0;
+}
+
+static void
+dbt_free(DBT *d)
+{
+	if (d->flags & DB_DBT_REALLOC)
+		free(d->data);
+	d->data = NULL;
+	d->size = 0;
+}
+
+typedef int txn_fn(struct inv__backend *be, DB_TXN *txn, void *arg);
+
+/*
+ * Run fn in a transaction, retrying deadlock victims.  fn returns 0, a
+ * Berkeley DB code or an INVITES_E* code; on anything but 0 the
+ * transaction is aborted.  fn must be safe to run again from scratch.
+ */
+static int
+run_txn(struct inv__backend *be, u_int32_t flags, txn_fn *fn, void *arg,
+        const char *what)
+{
+	DB_TXN *txn;
+	int i, ret;
+
+	for (i = 0; i < INV__STORE_RETRIES; i++) {
+		if (atomic_load(&be->panicked))
+			return INVITES_ERECOVER;
+		ret = be->env->txn_begin(be->env, NULL, &txn, flags);
+		if (ret != 0)
+			return map_ret(be, ret, what);
+		ret = fn(be, txn, arg);
+		if (ret == 0)
+			return map_ret(be, txn->commit(txn, 0), what);
+		(void)txn->abort(txn);
+		if (!is_retry(ret))
+			return map_ret(be, ret, what);
+	}
+	inv__log(INVITES_LOG_WARNING,
+	         "invite store %s: %s: gave up after %d deadlocks", be->path,
+	         what, INV__STORE_RETRIES);
+	return INVITES_EBUSY;
+}
+
+static int
+check_writable(struct inv__backend *be)
+{
+	if (atomic_load(&be->panicked))
+		return INVITES_ERECOVER;
+	if (be->flags & INVITES_OPEN_READONLY)
+		return INVITES_EINVAL;
+	return 0;
+}
+
+static char *
+file_path(const char *dir, const char *name)
+{
+	return inv__asprintf("%s/%s", dir, name);
+}
+
+/* ------------------------------------------------------------------ */
+/* Records in a transaction                                            */
+/* ------------------------------------------------------------------ */
+
+static int
+put_invite(struct inv__backend *be, DB_TXN *txn,
+           const struct invites_invite *inv,
+           const struct inv__invite_extra *extra, u_int32_t flags)
+{
+	struct inv__buf b;
+	DBT k, d;
+	int ret;
+
+	inv__buf_init(&b);
+	ret = inv__record_invite_encode(&b, inv, extra);
+	if (ret == 0) {
+		dbt_in(&k, inv->hash, INVITES_HASH_LEN);
+		dbt_in(&d, b.p, b.len);
+		ret = be->inv->put(be->inv, txn, &k, &d, flags);
+	}
+	inv__buf_free(&b);
+	return ret;
+}
+
+static int
+decode_invite(struct inv__backend *be, const DBT *k, const DBT *d,
+              struct invites_invite **inv_r, struct inv__invite_extra *extra)
+{
+	char id[INVITES_ID_LEN + 1];
+	int rc;
+
+	if (k->size != INVITES_HASH_LEN)
+		return INVITES_ECORRUPT;
+	rc = inv__record_invite_decode(k->data, d->data, d->size, inv_r, extra);
+	if (rc == INVITES_ECORRUPT || rc == INVITES_EVERSION) {
+		invites_hash_id(k->data, id);
+		inv__log(INVITES_LOG_ERR, "invite store %s: invite %s: %s",
+		         be->path, id, invites_strerror(rc));
+	}
+	return rc;
+}
+
+/* Read the invite ref names (write-locked with DB_RMW when rmw). */
+static int
+find_invite(struct inv__backend *be, DB_TXN *txn, const struct inv__ref *ref,
+            int rmw, struct invites_invite **inv_r,
+            struct inv__invite_extra *extra)
+{
+	u_int32_t lock = rmw ? DB_RMW : 0;
+	DBC *c;
+	DBT k, d;
+	int ret, ret2;
+
+	*inv_r = NULL;
+	if (ref->by_hash) {
+		dbt_in(&k, ref->hash, INVITES_HASH_LEN);
+		dbt_out(&d);
+		ret = be->inv->get(be->inv, txn, &k, &d, lock);
+		if (ret == 0)
+			ret = decode_invite(be, &k, &d, inv_r, extra);
+		dbt_free(&d);
+		return ret;
+	}
+	if (dbt_inout(&k, ref->hash, INVITES_HASH_LEN) != 0)
+		return INVITES_ENOMEM;
+	dbt_out(&d);
+	ret = be->inv->cursor(be->inv, txn, &c, 0);
+	if (ret != 0) {
+		dbt_free(&k);
+		return ret;
+	}
+	ret = c->get(c, &k, &d, DB_SET_RANGE | lock);
+	if (ret == 0 && (k.size != INVITES_HASH_LEN || !inv__ref_match(ref, k.data)))
+		ret = DB_NOTFOUND;
+	if (ret == 0)
+		ret = decode_invite(be, &k, &d, inv_r, extra);
+	if (ret == 0) {
+		dbt_free(&d);
+		dbt_none(&d);
+		ret2 = c->get(c, &k, &d, DB_NEXT);
+		if (ret2 == 0 && k.size == INVITES_HASH_LEN &&
+		    inv__ref_match(ref, k.data))
+			ret = INVITES_EAMBIG;
+		else if (ret2 != 0 && ret2 != DB_NOTFOUND)
+			ret = ret2;
+		if (ret != 0)
+			invites_invite_free(inv_r);
+	}
+	ret2 = c->close(c);
+	dbt_free(&k);
+	dbt_free(&d);
+	if (ret == 0 && ret2 != 0) {
+		invites_invite_free(inv_r);
+		ret = ret2;
+	}
+	return ret;
+}
+
+/* Append an audit record: seq = the last one + 1. */
+static int
+audit_append(struct inv__backend *be, DB_TXN *txn, const struct invites_audit *a)
+{
+	unsigned char key[8];
+	struct inv__buf b;
+	uint64_t seq = 1;
+	DBC *c;
+	DBT k, d;
+	int ret, ret2;
+
+	ret = be->audit->cursor(be->audit, txn, &c, 0);
+	if (ret != 0)
+		return ret;
+	dbt_out(&k);
+	dbt_none(&d);
+	ret = c->get(c, &k, &d, DB_LAST | DB_RMW);
+	if (ret == 0 && k.size == 8)
+		seq = inv__get_u64(k.data) + 1;
+	else if (ret == 0)
+		ret = INVITES_ECORRUPT;
+	else if (ret == DB_NOTFOUND)
+		ret = 0;
+	ret2 = c->close(c);
+	dbt_free(&k);
+	dbt_free(&d);
+	if (ret == 0)
+		ret = ret2;
+	if (ret != 0)
+		return ret;
+	inv__put_u64(key, seq);
+	inv__buf_init(&b);
+	ret = inv__record_audit_encode(&b, a);
+	if (ret == 0) {
+		dbt_in(&k, key, 8);
+		dbt_in(&d, b.p, b.len);
+		ret = be->audit->put(be->audit, txn, &k, &d, DB_NOOVERWRITE);
+	}
+	inv__buf_free(&b);
+	return ret;
+}
+
+/* Is the invite with this hash usable at now?  (0 when it is gone) */
+static int
+hash_usable(struct inv__backend *be, DB_TXN *txn,
+            const unsigned char hash[INVITES_HASH_LEN], int64_t now,
+            int *usable)
+{
+	struct inv__invite_peek p;
+	DBT k, d;
+	int ret;
+
+	*usable = 0;
+	dbt_in(&k, hash, INVITES_HASH_LEN);
+	dbt_out(&d);
+	ret = be->inv->get(be->inv, txn, &k, &d, 0);
+	if (ret == DB_NOTFOUND)
+		ret = 0;
+	else if (ret == 0 && inv__record_invite_peek(d.data, d.size, &p) == 0)
+		*usable = inv__usable(p.flags, p.uses, p.max_uses, p.expires,
+		                      now);
+	/* (a damaged holder reserves nothing) */
+	dbt_free(&d);
+	return ret;
+}
+
+struct reskey {
+	char buf[2 * INVITES_JID_MAX + 2];
+	size_t len;
+};
+
+static int
+reskey_make(struct reskey *rk, const char *domain, const char *username)
+{
+	rk->len = inv__reserve_key(rk->buf, sizeof(rk->buf), domain, username);
+	return rk->len == 0 ? INVITES_EJID : 0;
+}
+
+/* The holder of a reservation (*found 0 when there is none). */
+static int
+res_get(struct inv__backend *be, DB_TXN *txn, const struct reskey *rk,
+        int rmw, unsigned char holder[INVITES_HASH_LEN], int *found)
+{
+	DBT k, d;
+	int ret;
+
+	*found = 0;
+	dbt_in(&k, rk->buf, rk->len);
+	dbt_out(&d);
+	ret = be->res->get(be->res, txn, &k, &d, rmw ? DB_RMW : 0);
+	if (ret == DB_NOTFOUND)
+		ret = 0;
+	else if (ret == 0 &&
+	         inv__record_reserve_decode(d.data, d.size, holder) == 0)
+		*found = 1;
+	/* (damaged: treated as free, and overwritten) */
+	dbt_free(&d);
+	return ret;
+}
+
+/* 1 in *blocked when the name is held by a usable invite other than mine. */
+static int
+res_blocked(struct inv__backend *be, DB_TXN *txn, const struct reskey *rk,
+            const unsigned char *mine, int64_t now, int rmw, int *blocked)
+{
+	unsigned char holder[INVITES_HASH_LEN];
+	int found, ret;
+
+	*blocked = 0;
+	ret = res_get(be, txn, rk, rmw, holder, &found);
+	if (ret != 0 || !found)
+		return ret;
+	if (mine != NULL && memcmp(holder, mine, INVITES_HASH_LEN) == 0)
+		return 0;
+	return hash_usable(be, txn, holder, now, blocked);
+}
+
+static int
+res_put(struct inv__backend *be, DB_TXN *txn, const struct reskey *rk,
+        const unsigned char hash[INVITES_HASH_LEN])
+{
+	struct inv__buf b;
+	DBT k, d;
+	int ret;
+
+	inv__buf_init(&b);
+	ret = inv__record_reserve_encode(&b, hash);
+	if (ret == 0) {
+		dbt_in(&k, rk->buf, rk->len);
+		dbt_in(&d, b.p, b.len);
+		ret = be->res->put(be->res, txn, &k, &d, 0);
+	}
+	inv__buf_free(&b);
+	return ret;
+}
+
+/* Drop the reservation of inv's name if inv holds it. */
+static int
+res_release(struct inv__backend *be, DB_TXN *txn,
+            const struct invites_invite *inv)
+{
+	unsigned char holder[INVITES_HASH_LEN];
+	struct reskey rk;
+	DBT k;
+	int found, ret;
+
+	if (!inv__reserves_name(inv))
+		return 0;
+	if (reskey_make(&rk, inv->domain, inv->username) != 0)
+		return 0;
+	ret = res_get(be, txn, &rk, 1, holder, &found);
+	if (ret != 0 || !found || memcmp(holder, inv->hash, INVITES_HASH_LEN) != 0)
+		return ret;
+	dbt_in(&k, rk.buf, rk.len);
+	ret = be->res->del(be->res, txn, &k, 0);
+	return ret == DB_NOTFOUND ? 0 : ret;
+}
+
+/* Count the usable invites of inviter (through the inviter index). */
+static int
+count_inviter(struct inv__backend *be, DB_TXN *txn, const char *inviter,
+              int64_t now, size_t *count)
+{
+	struct inv__invite_peek p;
+	DBC *c;
+	DBT k, pk, d;
+	int ret, ret2;
+
+	*count = 0;
+	ret = be->byinv->cursor(be->byinv, txn, &c, 0);
+	if (ret != 0)
+		return ret;
+	if (dbt_inout(&k, inviter, strlen(inviter)) != 0) {
+		(void)c->close(c);
+		return INVITES_ENOMEM;
+	}
+	dbt_out(&pk);
+	dbt_out(&d);
+	ret = c->pget(c, &k, &pk, &d, DB_SET);
+	while (ret == 0) {
+		if (inv__record_invite_peek(d.data, d.size, &p) == 0 &&
+		    inv__usable(p.flags, p.uses, p.max_uses, p.expires, now))
+			(*count)++;
+		ret = c->pget(c, &k, &pk, &d, DB_NEXT_DUP);
+	}
+	if (ret == DB_NOTFOUND)
+		ret = 0;
+	ret2 = c->close(c);
+	dbt_free(&k);
+	dbt_free(&pk);
+	dbt_free(&d);
+	return ret != 0 ? ret : ret2;
+}
+
+/* ------------------------------------------------------------------ */
+/* Secondary index keys                                                */
+/* ------------------------------------------------------------------ */
+
+static int
+expiry_key(DB *sec, const DBT *pkey, const DBT *pdata, DBT *skey)
+{
+	(void)sec;
+	(void)pkey;
+	if (pdata->size < INV__REC_INVITE_FIXED)
+		return DB_DONOTINDEX;
+	memset(skey, 0, sizeof(*skey));
+	skey->data = (unsigned char *)pdata->data + INV__REC_INVITE_PURGE_OFF;
+	skey->size = 8;
+	return 0;
+}
+
+static int
+inviter_key(DB *sec, const DBT *pkey, const DBT *pdata, DBT *skey)
+{
+	struct inv__invite_peek p;
+
+	(void)sec;
+	(void)pkey;
+	if (inv__record_invite_peek(pdata->data, pdata->size, &p) != 0 ||
+	    p.inviter == NULL || p.inviter_len == 0)
+		return DB_DONOTINDEX;
+	memset(skey, 0, sizeof(*skey));
+	skey->data = (void *)(uintptr_t)p.inviter;
+	skey->size = (u_int32_t)p.inviter_len;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Opening: the directory                                              */
+/* ------------------------------------------------------------------ */
+
+static int
+errno_to_inv(int e)
+{
+	switch (e) {
+	case ENOENT:
+		return INVITES_ENOSTORE;
+	case EACCES:
+	case EPERM:
+	case EROFS:
+		return INVITES_EACCES;
+	case ENOSPC:
+	case EDQUOT:
+		return INVITES_ENOSPC;
+	case ENOMEM:
+		return INVITES_ENOMEM;
+	default:
+		return INVITES_ESTORE;
+	}
+}
+
+static int
+is_db_file(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < N_DB_FILES; i++)
+		if (strcmp(name, db_files[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* Names Berkeley DB or we put in a store directory. */
+static int
+is_store_file(const char *name)
+{
+	return is_db_file(name) || strcmp(name, "DB_CONFIG") == 0 ||
+	       strncmp(name, "__db.", 5) == 0 || strncmp(name, "log.", 4) == 0 ||
+	       strncmp(name, "DB_CONFIG.tmp.", 14) == 0;
+}
+
+/*
+ * Is this file a Berkeley DB B-tree?  Checked before the environment is
+ * opened, so that garbage is reported without Berkeley DB touching the
+ * directory (and without its log noise).  The meta page holds the magic
+ * at offset 12 and the page size at offset 20, in the creator's byte
+ * order.
+ */
+static int
+check_db_header(struct inv__backend *be, const char *name)
+{
+	unsigned char h[512];
+	uint32_t magic_le, magic_be, psize;
+	struct stat sb;
+	char *path;
+	ssize_t n;
+	int fd, little, rc = 0;
+
+	path = file_path(be->path, name);
+	if (path == NULL)
+		return INVITES_ENOMEM;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		rc = errno == ENOENT ? 0 : errno_to_inv(errno);
+		if (errno == ELOOP)
+			rc = INVITES_ECORRUPT;
+		if (rc != 0)
+			inv__log(INVITES_LOG_ERR, "invite store %s: cannot open %s: %s",
+			         be->path, name, strerror(errno));
+		free(path);
+		return rc;
+	}
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		rc = INVITES_ECORRUPT;
+	} else {
+		n = read(fd, h, sizeof(h));
+		if (n < (ssize_t)sizeof(h)) {
+			rc = INVITES_ECORRUPT;
+		} else {
+			magic_le = (uint32_t)h[12] | (uint32_t)h[13] << 8 |
+			           (uint32_t)h[14] << 16 | (uint32_t)h[15] << 24;
+			magic_be = inv__get_u32(h + 12);
+			little = magic_le == DB_BTREEMAGIC;
+			if (!little && magic_be != DB_BTREEMAGIC)
+				rc = INVITES_ECORRUPT;
+			psize = little ? ((uint32_t)h[20] | (uint32_t)h[21] << 8 |
+			                  (uint32_t)h[22] << 16 | (uint32_t)h[23] << 24)
+			               : inv__get_u32(h + 20);
+			if (rc == 0 && (psize < 512 || psize > 65536 ||
+			                (psize & (psize - 1)) != 0 ||
+			                (uint64_t)sb.st_size < psize))
+				rc = INVITES_ECORRUPT;
+		}
+	}
+	close(fd);
+	if (rc != 0)
+		inv__log(INVITES_LOG_ERR,
+		         "invite store %s: %s is damaged or not a Berkeley DB "
+		         "B-tree file; refusing to use the directory",
+		         be->path, path);
+	free(path);
+	return rc;
+}
+
+static int
+write_db_config(struct inv__backend *be)
+{
+	char *tmp = NULL, *dst = NULL, *text = NULL;
+	size_t len;
+	int fd = -1, rc = 0;
+
+	text = inv__asprintf(
+	    CONFIG_SIGNATURE ": Berkeley DB settings shared by every process\n"
+	    "# that opens it, and by the db5.3_* utilities.  Written when the\n"
+	    "# store was created; region settings take effect at the next\n"
+	    "# recovery.  Never add DB_TXN_NOSYNC: a killed process would lose\n"
+	    "# committed invites and revive consumed ones.\n"
+	    "set_cachesize 0 %llu 1\n"
+	    "set_lg_max %d\n"
+	    "set_lk_detect DB_LOCK_DEFAULT\n"
+	    "set_thread_count %d\n",
+	    (unsigned long long)(UINT64_C(64) << 20), LOG_MAX, THREAD_COUNT);
+	tmp = inv__asprintf("%s/DB_CONFIG.tmp.%ld", be->path, (long)getpid());
+	dst = file_path(be->path, "DB_CONFIG");
+	if (text == NULL || tmp == NULL || dst == NULL) {
+		rc = INVITES_ENOMEM;
+		goto out;
+	}
+	len = strlen(text);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) != 0) {
+		rc = errno_to_inv(errno);
+		goto out;
+	}
+	if (close(fd) != 0) {
+		fd = -1;
+		rc = errno_to_inv(errno);
+		goto out;
+	}
+	fd = -1;
+	/* link, not rename: a concurrent creator's file is as good as ours */
+	if (link(tmp, dst) != 0 && errno != EEXIST)
+		rc = errno_to_inv(errno);
+out:
+	if (rc != 0)
+		inv__log(INVITES_LOG_ERR, "invite store %s: cannot write DB_CONFIG: %s",
+		         be->path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	if (tmp != NULL)
+		unlink(tmp);
+	free(tmp);
+	free(dst);
+	free(text);
+	return rc;
+}
+
+static int
+has_signature(struct inv__backend *be)
+{
+	char buf[sizeof(CONFIG_SIGNATURE)], *path;
+	ssize_t n;
+	int fd;
+
+	path = file_path(be->path, "DB_CONFIG");
+	if (path == NULL)
+		return 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	free(path);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n == (ssize_t)sizeof(buf) - 1 &&
+	       memcmp(buf, CONFIG_SIGNATURE, sizeof(buf) - 1) == 0;
+}
+
+/*
+ * Decide what the directory is, before Berkeley DB touches it:
+ *  - a store (meta.db present): check every database file's header;
+ *  - missing or empty: create it with INVITES_OPEN_CREATE, else ENOSTORE;
+ *  - a store whose creation was interrupted (only Berkeley DB's files and
+ *    our DB_CONFIG, no meta.db): finish it with INVITES_OPEN_CREATE;
+ *  - anything else: ECORRUPT, and nothing in it is changed.
+ */
+static int
+prepare_dir(struct inv__backend *be, int *creating)
+{
+	char foreign[256] = "";
+	int has_meta = 0, has_config = 0, entries = 0, rc;
+	struct dirent *de;
+	struct stat sb;
+	size_t i;
+	DIR *dir;
+
+	*creating = 0;
+	if (stat(be->path, &sb) != 0) {
+		if (errno != ENOENT) {
+			rc = errno_to_inv(errno);
+			inv__log(INVITES_LOG_ERR, "invite store %s: %s", be->path,
+			         strerror(errno));
+			return rc;
+		}
+		if (!(be->flags & INVITES_OPEN_CREATE)) {
+			inv__log(INVITES_LOG_ERR, "invite store %s: no such store",
+			         be->path);
+			return INVITES_ENOSTORE;
+		}
+		if (mkdir(be->path, 0700) != 0 && errno != EEXIST) {
+			rc = errno_to_inv(errno);
+			inv__log(INVITES_LOG_ERR,
+			         "invite store %s: cannot create the directory: %s",
+			         be->path, strerror(errno));
+			return rc;
+		}
+		if (stat(be->path, &sb) != 0)
+			return errno_to_inv(errno);
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		inv__log(INVITES_LOG_ERR,
+		         "invite store %s: not a directory; refusing to use it",
+		         be->path);
+		return INVITES_ECORRUPT;
+	}
+	be->dev = sb.st_dev;
+	be->ino = sb.st_ino;
+
+	dir = opendir(be->path);
+	if (dir == NULL) {
+		rc = errno_to_inv(errno);
+		inv__log(INVITES_LOG_ERR, "invite store %s: %s", be->path,
+		         strerror(errno));
+		return rc;
+	}
+	while ((de = readdir(dir)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		entries++;
+		if (strcmp(de->d_name, F_META) == 0)
+			has_meta = 1;
+		else if (strcmp(de->d_name, "DB_CONFIG") == 0)
+			has_config = 1;
+		if (!is_store_file(de->d_name) && foreign[0] == '\0')
+			snprintf(foreign, sizeof(foreign), "%s", de->d_name);
+	}
+	closedir(dir);
+
+	if (has_meta) {
+		for (i = 0; i < N_DB_FILES; i++) {
+			rc = check_db_header(be, db_files[i]);
+			if (rc != 0)
+				return rc;
+		}
+		if (!has_config && !(be->flags & INVITES_OPEN_READONLY)) {
+			inv__log(INVITES_LOG_WARNING,
+			         "invite store %s: DB_CONFIG was missing; rewriting it",
+			         be->path);
+			rc = write_db_config(be);
+			if (rc != 0)
+				return rc;
+		}
+		return 0;
+	}
+	if (entries > 0 && (foreign[0] != '\0' || !has_config || !has_signature(be))) {
+		inv__log(INVITES_LOG_ERR,
+		         "invite store %s: the directory is not empty and holds no "
+		         "invite store (found '%s'); refusing to use it",
+		         be->path, foreign[0] ? foreign : "DB_CONFIG");
+		return INVITES_ECORRUPT;
+	}
+	if (!(be->flags & INVITES_OPEN_CREATE)) {
+		inv__log(INVITES_LOG_ERR, "invite store %s: no invite store here yet",
+		         be->path);
+		return INVITES_ENOSTORE;
+	}
+	*creating = 1;
+	if (!has_config)
+		return write_db_config(be);
+	return 0;
+}
+
+/* One environment handle per store and process (DB_REGISTER's rule). */
+static int
+register_open(struct inv__backend *be)
+{
+	struct inv__backend *o;
+	int rc = 0;
+
+	pthread_mutex_lock(&open_lock);
+	be->pid = getpid();
+	for (o = open_list; o != NULL; o = o->next_open)
+		if (o->pid == be->pid && o->dev == be->dev && o->ino == be->ino)
+			rc = INVITES_EBUSY;
+	if (rc == 0) {
+		be->next_open = open_list;
+		open_list = be;
+	}
+	pthread_mutex_unlock(&open_lock);
+	if (rc != 0)
+		inv__log(INVITES_LOG_ERR,
+		         "invite store %s: already open in this process (one handle "
+		         "per process)", be->path);
+	return rc;
+}
+
+static void
+unregister_open(struct inv__backend *be)
+{
+	struct inv__backend **pp;
+
+	pthread_mutex_lock(&open_lock);
+	for (pp = &open_list; *pp != NULL; pp = &(*pp)->next_open)
+		if (*pp == be) {
+			*pp = be->next_open;
+			break;
+		}
+	pthread_mutex_unlock(&open_lock);
+}
+
+/* ------------------------------------------------------------------ */
+/* Opening: environment and databases                                  */
+/* ------------------------------------------------------------------ */
+
+static int
+env_open(struct inv__backend *be, uint64_t cache_bytes)
+{
+	u_int32_t flags = DB_CREATE | DB_INIT_MPOOL | DB_INIT_LOCK |
+	                  DB_INIT_LOG | DB_INIT_TXN | DB_REGISTER | DB_RECOVER |
+	                  DB_THREAD;
+	DB_ENV *env;
+	int ret;
+
+	ret = db_env_create(&env, 0);
+	if (ret != 0)
+		return map_ret(be, ret, "db_env_create");
+	env->app_private = be;
+	env->set_errcall(env, errcall);
+	env->set_msgcall(env, msgcall);
+	ret = env->set_event_notify(env, event_notify);
+	if (ret == 0)
+		ret = env->set_lk_detect(env, DB_LOCK_DEFAULT);
+	if (ret == 0)
+		ret = env->set_isalive(env, is_alive);
+	if (ret == 0)
+		ret = env->set_thread_count(env, THREAD_COUNT);
+	/* DB_CONFIG overrides these; they matter only when it is gone */
+	if (ret == 0)
+		ret = env->set_cachesize(env, (u_int32_t)(cache_bytes >> 30),
+		                         (u_int32_t)(cache_bytes & 0x3fffffff), 1);
+	if (ret == 0)
+		ret = env->set_lg_max(env, LOG_MAX);
+	if (ret == 0)
+		ret = env->open(env, be->path, flags, 0600);
+	if (ret != 0) {
+		int rc;
+
+		env->app_private = NULL;
+		(void)env->close(env, 0);
+		switch (ret) {
+		case ENOENT:
+			rc = INVITES_ENOSTORE;
+			break;
+		case DB_RUNRECOVERY:
+		case DB_VERIFY_BAD:
+			rc = INVITES_ECORRUPT;
+			break;
+		case DB_VERSION_MISMATCH:
+			rc = INVITES_EVERSION;
+			break;
+		case EINVAL:
+			rc = INVITES_ECORRUPT;
+			break;
+		default:
+			rc = map_ret(be, ret, "open environment");
+			break;
+		}
+		inv__log(INVITES_LOG_ERR,
+		         "invite store %s: cannot open the environment: %s",
+		         be->path, db_strerror(ret));
+		return rc;
+	}
+	be->env = env;
+	if (!(be->flags & INVITES_OPEN_READONLY)) {
+		/* bounded logs: files no longer needed go at each checkpoint */
+		ret = env->log_set_config(env, DB_LOG_AUTO_REMOVE, 1);
+		if (ret != 0)
+			return map_ret(be, ret, "log_set_config");
+	}
+	return 0;
+}
+
+static int
+open_db(struct inv__backend *be, DB **dbp, const char *name, int dupsort,
+        int create)
+{
+	u_int32_t flags = DB_AUTO_COMMIT;
+	DB *db;
+	int i, ret = 0, rc;
+
+	if (be->flags & INVITES_OPEN_READONLY)
+		flags |= DB_RDONLY;
+	else if (create)
+		flags |= DB_CREATE;
+	for (i = 0; i < INV__STORE_RETRIES; i++) {
+		ret = db_create(&db, be->env, 0);
+		if (ret != 0)
+			return map_ret(be, ret, name);
+		if (dupsort)
+			ret = db->set_flags(db, DB_DUPSORT);
+		if (ret == 0)
+			ret = db->open(db, NULL, name, NULL, DB_BTREE, flags, 0600);
+		if (ret == 0) {
+			*dbp = db;
+			return 0;
+		}
+		(void)db->close(db, 0);
+		if (!is_retry(ret))
+			break;
+	}
+	switch (ret) {
+	case ENOENT:
+		inv__log(INVITES_LOG_ERR, "invite store %s: %s is missing",
+		         be->path, name);
+		rc = INVITES_ECORRUPT;
+		break;
+	case EINVAL:
+	case DB_VERIFY_BAD:
+		inv__log(INVITES_LOG_ERR,
+		         "invite store %s: %s is damaged or of the wrong type",
+		         be->path, name);
+		rc = INVITES_ECORRUPT;
+		break;
+	default:
+		rc = map_ret(be, ret, name);
+		break;
+	}
+	return rc;
+}
+
+static void
+meta_encode(unsigned char out[META_LEN], uint32_t version, int64_t created)
+{
+	memcpy(out, META_MAGIC, META_MAGIC_LEN);
+	inv__put_u32(out + META_MAGIC_LEN, version);
+	inv__put_u64(out + META_MAGIC_LEN + 4, (uint64_t)created);
+}
+
+static int
+meta_put(struct inv__backend *be, uint32_t version, u_int32_t flags)
+{
+	unsigned char v[META_LEN];
+	DBT k, d;
+
+	meta_encode(v, version, inv__now());
+	dbt_in(&k, META_KEY, strlen(META_KEY));
+	dbt_in(&d, v, sizeof(v));
+	return be->meta->put(be->meta, NULL, &k, &d, DB_AUTO_COMMIT | flags);
+}
+
+/* An interrupted creation leaves meta.db without its record; only then
+ * (no invites stored) may the record be written now. */
+static int
+invites_empty(struct inv__backend *be, int *empty)
+{
+	DB *db = NULL;
+	DBC *c;
+	DBT k, d;
+	char *path;
+	int ret;
+
+	*empty = 1;
+	path = file_path(be->path, F_INVITES);
+	if (path == NULL)
+		return INVITES_ENOMEM;
+	ret = access(path, F_OK);
+	free(path);
+	if (ret != 0)
+		return 0;
+	ret = open_db(be, &db, F_INVITES, 0, 0);
+	if (ret != 0)
+		return ret;
+	ret = db->cursor(db, NULL, &c, 0);
+	if (ret == 0) {
+		dbt_out(&k);
+		dbt_none(&d);
+		ret = c->get(c, &k, &d, DB_FIRST);
+		if (ret == 0)
+			*empty = 0;
+		if (ret == DB_NOTFOUND)
+			ret = 0;
+		(void)c->close(c);
+		dbt_free(&k);
+		dbt_free(&d);
+	}
+	(void)db->close(db, DB_NOSYNC);
+	return map_ret(be, ret, F_INVITES);
+}
+
+static int
+meta_check(struct inv__backend *be)
+{
+	unsigned char v[META_LEN];
+	uint32_t version, size;
+	DBT k, d;
+	int empty, ret;
+
+	dbt_in(&k, META_KEY, strlen(META_KEY));
+	dbt_out(&d);
+	ret = be->meta->get(be->meta, NULL, &k, &d, 0);
+	if (ret == DB_NOTFOUND) {
+		dbt_free(&d);
+		ret = invites_empty(be, &empty);
+		if (ret != 0)
+			return ret;
+		if (!empty) {
+			inv__log(INVITES_LOG_ERR,
+			         "invite store %s: %s has no format record",
+			         be->path, F_META);
+			return INVITES_ECORRUPT;
+		}
+		if (!(be->flags & INVITES_OPEN_CREATE)) {
+			inv__log(INVITES_LOG_ERR,
+			         "invite store %s: the store was never completed",
+			         be->path);
+			return INVITES_ENOSTORE;
+		}
+		ret = meta_put(be, INV__STORE_FORMAT, DB_NOOVERWRITE);
+		if (ret == DB_KEYEXIST)
+			ret = 0; /* a concurrent creator was first */
+		if (ret != 0)
+			return map_ret(be, ret, "write format record");
+		dbt_out(&d);
+		ret = be->meta->get(be->meta, NULL, &k, &d, 0);
+	}
+	if (ret != 0) {
+		dbt_free(&d);
+		return map_ret(be, ret, "read format record");
+	}
+	memset(v, 0, sizeof(v));
+	if (d.size >= META_LEN)
+		memcpy(v, d.data, META_LEN);
+	size = d.size;
+	dbt_free(&d);
+	if (size < META_LEN || memcmp(v, META_MAGIC, META_MAGIC_LEN) != 0) {
+		inv__log(INVITES_LOG_ERR,
+		         "invite store %s: %s is not an invite store's", be->path,
+		         F_META);
+		return INVITES_ECORRUPT;
+	}
+	version = inv__get_u32(v + META_MAGIC_LEN);
+	if (version > INV__STORE_FORMAT) {
+		inv__log(INVITES_LOG_ERR,
+		         "invite store %s: format %u is newer than this program's "
+		         "(%u); upgrade it", be->path, (unsigned)version,
+		         (unsigned)INV__STORE_FORMAT);
+		return INVITES_EVERSION;
+	}
+	if (version < 1) {
+		inv__log(INVITES_LOG_ERR, "invite store %s: bad format %u",
+		         be->path, (unsigned)version);
+		return INVITES_ECORRUPT;
+	}
+	return 0;
+}
+
+static int
+open_dbs(struct inv__backend *be, int creating)
+{
+	int ret;
+
+	ret = open_db(be, &be->meta, F_META, 0, creating);
+	if (ret == 0)
+		ret = meta_check(be);
+	if (ret == 0)
+		ret = open_db(be, &be->inv, F_INVITES, 0, 1);
+	if (ret == 0)
+		ret = open_db(be, &be->exp, F_EXPIRY, 1, 1);
+	if (ret == 0)
+		ret = open_db(be, &be->byinv, F_INVITER, 1, 1);
+	if (ret == 0)
+		ret = open_db(be, &be->res, F_RESERVE, 0, 1);
+	if (ret == 0)
+		ret = open_db(be, &be->pend, F_PENDING, 0, 1);
+	if (ret == 0)
+		ret = open_db(be, &be->roles, F_ROLES, 0, 1);
+	if (ret == 0)
+		ret = open_db(be, &be->audit, F_AUDIT, 0, 1);
+	/* every process that writes the primary must associate, or the
+	 * indexes go stale (berkeley-db.md, Pitfalls) */
+	if (ret == 0)
+		ret = map_ret(be, be->inv->associate(be->inv, NULL, be->exp,
+		                                     expiry_key, 0), "associate");
+	if (ret == 0)
+		ret = map_ret(be, be->inv->associate(be->inv, NULL, be->byinv,
+		                                     inviter_key, 0), "associate");
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* Watchdog                                                            */
+/* ------------------------------------------------------------------ */
+
+static void *
+watchdog_main(void *arg)
+{
+	struct inv__backend *be = arg;
+	struct timespec ts;
+	unsigned ticks = 0;
+	int ret;
+
+	pthread_mutex_lock(&be->wd_lock);
+	while (!be->wd_stop) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += WATCHDOG_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&be->wd_cond, &be->wd_lock, &ts);
+		if (be->wd_stop || atomic_load(&be->panicked))
+			break;
+		pthread_mutex_unlock(&be->wd_lock);
+		/* a process that died inside Berkeley DB holds mutexes that
+		 * would block us forever: failchk notices and says so */
+		ret = be->env->failchk(be->env, 0);
+		if (ret == DB_RUNRECOVERY)
+			set_panicked(be, "failchk found a process that died "
+			                 "inside Berkeley DB");
+		else if (ret != 0)
+			inv__log(INVITES_LOG_WARNING, "invite store %s: failchk: %s",
+			         be->path, db_strerror(ret));
+		if (ret == 0 && ++ticks % CHECKPOINT_TICKS == 0) {
+			ret = be->env->txn_checkpoint(be->env, CHECKPOINT_KB,
+			                              CHECKPOINT_MIN, 0);
+			if (ret == DB_RUNRECOVERY)
+				set_panicked(be, "checkpoint");
+			else if (ret != 0)
+				inv__log(INVITES_LOG_WARNING,
+				         "invite store %s: checkpoint: %s",
+				         be->path, db_strerror(ret));
+		}
+		pthread_mutex_lock(&be->wd_lock);
+	}
+	pthread_mutex_unlock(&be->wd_lock);
+	return NULL;
+}
+
+static int
+watchdog_start(struct inv__backend *be)
+{
+	sigset_t all, old;
+	int ret;
+
+	if (pthread_mutex_init(&be->wd_lock, NULL) != 0)
+		return INVITES_ENOMEM;
+	if (pthread_cond_init(&be->wd_cond, NULL) != 0) {
+		pthread_mutex_destroy(&be->wd_lock);
+		return INVITES_ENOMEM;
+	}
+	/* the host's signals stay with the host's threads */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ret = pthread_create(&be->watchdog, NULL, watchdog_main, be);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ret != 0) {
+		pthread_cond_destroy(&be->wd_cond);
+		pthread_mutex_destroy(&be->wd_lock);
+		inv__log(INVITES_LOG_ERR,
+		         "invite store %s: cannot start the watchdog thread: %s",
+		         be->path, strerror(ret));
+		return INVITES_ENOMEM;
+	}
+	be->have_watchdog = 1;
+	return 0;
+}
+
+static void
+watchdog_stop(struct inv__backend *be)
+{
+	if (!be->have_watchdog)
+		return;
+	pthread_mutex_lock(&be->wd_lock);
+	be->wd_stop = 1;
+	pthread_cond_signal(&be->wd_cond);
+	pthread_mutex_unlock(&be->wd_lock);
+	pthread_join(be->watchdog, NULL);
+	pthread_cond_destroy(&be->wd_cond);
+	pthread_mutex_destroy(&be->wd_lock);
+	be->have_watchdog = 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Open and close                                                      */
+/* ------------------------------------------------------------------ */
+
+static void
+close_dbs(struct inv__backend *be)
+{
+	DB **dbs[] = { &be->exp, &be->byinv, &be->inv, &be->res, &be->pend,
+	               &be->roles, &be->audit, &be->meta };
+	size_t i;
+
+	/* secondaries before their primary; DB_NOSYNC: the log has it all */
+	for (i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++) {
+		if (*dbs[i] != NULL)
+			(void)(*dbs[i])->close(*dbs[i], DB_NOSYNC);
+		*dbs[i] = NULL;
+	}
+}
+
+static void
+bdb_close(struct inv__backend *be)
+{
+	int ret;
+
+	if (be == NULL)
+		return;
+	watchdog_stop(be);
+	if (be->env != NULL && !atomic_load(&be->panicked) &&
+	    !(be->flags & INVITES_OPEN_READONLY)) {
+		/* only when 1 MB of log has piled up: keeps CLI-only sites'
+		 * logs bounded, costs nothing otherwise */
+		ret = be->env->txn_checkpoint(be->env, CHECKPOINT_KB, 0, 0);
+		if (ret != 0 && ret != DB_RUNRECOVERY)
+			inv__log(INVITES_LOG_WARNING, "invite store %s: checkpoint: %s",
+			         be->path, db_strerror(ret));
+	}
+	close_dbs(be);
+	if (be->env != NULL) {
+		(void)be->env->close(be->env, 0);
+		be->env = NULL;
+	}
+	unregister_open(be);
+	free(be->path);
+	free(be);
+}
+
+static int
+bdb_open(const struct inv__store_params *p, struct inv__backend **be_r)
+{
+	struct inv__backend *be;
+	int major, minor, patch, creating, registered = 0, rc;
+
+	*be_r = NULL;
+	(void)db_version(&major, &minor, &patch);
+	if (major != DB_VERSION_MAJOR || minor != DB_VERSION_MINOR) {
+		inv__log(INVITES_LOG_ERR,
+		         "invite store: the Berkeley DB library is %d.%d.%d but "
+		         "this program was built for %d.%d; rebuild it",
+		         major, minor, patch, DB_VERSION_MAJOR, DB_VERSION_MINOR);
+		return INVITES_ESTORE;
+	}
+	be = inv__calloc(1, sizeof(*be));
+	if (be == NULL)
+		return INVITES_ENOMEM;
+	atomic_init(&be->panicked, 0);
+	be->flags = p->flags;
+	be->path = inv__strdup(p->path);
+	if (be->path == NULL) {
+		free(be);
+		return INVITES_ENOMEM;
+	}
+	rc = prepare_dir(be, &creating);
+	if (rc == 0) {
+		rc = register_open(be);
+		registered = rc == 0;
+	}
+	if (rc == 0)
+		rc = env_open(be, p->cache_bytes);
+	if (rc == 0)
+		rc = open_dbs(be, creating);
+	if (rc == 0 && (p->flags & INVITES_OPEN_DAEMON))
+		rc = watchdog_start(be);
+	if (rc != 0) {
+		close_dbs(be);
+		if (be->env != NULL)
+			(void)be->env->close(be->env, 0);
+		if (registered)
+			unregister_open(be);
+		free(be->path);
+		free(be);
+		return rc;
+	}
+	*be_r = be;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Create, get                                                         */
+/* ------------------------------------------------------------------ */
+
+static int
+create_txn(struct inv__backend *be, DB_TXN *txn, void *arg)
+{
+	const struct inv__create_req *req = arg;
+	const struct invites_invite *inv = req->inv;
+	struct invites_audit a;
+	struct reskey rk;
+	size_t count;
+	int blocked, ret;
+
+	if (req->limit > 0 && inv->inviter != NULL) {
+		ret = count_inviter(be, txn, inv->inviter, req->now, &count);
+		if (ret != 0)
+			return ret;
+		if (count >= req->limit)
+			return INVITES_ELIMIT;
+	}
+	if (inv__reserves_name(inv)) {
+		ret = reskey_make(&rk, inv->domain, inv->username);
+		if (ret == 0)
+			ret = res_blocked(be, txn, &rk, NULL, req->now, 1, &blocked);
+		if (ret != 0)
+			return ret;
+		if (blocked)
+			return INVITES_ERESERVED;
+		ret = res_put(be, txn, &rk, inv->hash);
+		if (ret != 0)
+			return ret;
+	}
+	ret = put_invite(be, txn, inv, &req->extra, DB_NOOVERWRITE);
+	if (ret != 0)
+		return ret;
+	inv__audit_fill(&a, INVITES_EV_CREATED, inv, inv->created_by, NULL,
+	                req->now);
+	return audit_append(be, txn, &a);
+}
+
+static int
+bdb_create(struct inv__backend *be, const struct inv__create_req *req)
+{
+	int rc = check_writable(be);
+
+	if (rc != 0)
+		return rc;
+	return run_txn(be, 0, create_txn, (void *)(uintptr_t)req, "create");
+}
+
+struct get_arg {
+	const struct inv__ref *ref;
+	struct invites_invite *inv;
+};
+
+static int
+get_txn(struct inv__backend *be, DB_TXN *txn, void *arg)
+{
+	struct get_arg *g = arg;
+
+	invites_invite_free(&g->inv);
+	return find_invite(be, txn, g->ref, 0, &g->inv, NULL);
+}
+
+static int
+bdb_get(struct inv__backend *be, const struct inv__ref *ref,
+        struct invites_invite **inv_r)
+{
+	struct get_arg g = { ref, NULL };
+	int rc;
+
+	rc = run_txn(be, DB_READ_COMMITTED, get_txn, &g, "get");
+	if (rc != 0)
+		invites_invite_free(&g.inv);
+	*inv_r = g.inv;
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Consume, unconsume                                                  */
+/* ------------------------------------------------------------------ */
+
+static int
+put_pending(struct inv__backend *be, DB_TXN *txn,
+            const struct invites_pending *p,
+            const unsigned char hash[INVITES_HASH_LEN])
+{
+	struct inv__buf b;
+	DBT k, d;
+	int ret;
+
+	inv__buf_init(&b);
+	ret = inv__record_pending_encode(&b, p, hash);
+	if (ret == 0) {
+		dbt_in(&k, p->jid, strlen(p->jid));
+		dbt_in(&d, b.p, b.len);
+		ret = be->pend->put(be->pend, txn, &k, &d, 0);
+	}
+	inv__buf_free(&b);
+	return ret;
+}
+
+struct consume_arg {
+	const struct inv__consume_req *req;
+	struct invites_invite *inv;
+};
+
+static int
+consume_txn(struct inv__backend *be, DB_TXN *txn, void *arg)
+{
+	struct consume_arg *ca = arg;
+	const struct inv__consume_req *req = ca->req;
+	struct inv__consume_plan plan;
+	struct inv__invite_extra extra;
+	struct invites_invite *inv = NULL;
+	struct inv__ref ref;
+	struct reskey rk;
+	int check_res, blocked, ret;
+
+	invites_invite_free(&ca->inv);
+	memset(&ref, 0, sizeof(ref));
+	ref.by_hash = 1;
+	memcpy(ref.hash, req->hash, INVITES_HASH_LEN);
+	ret = find_invite(be, txn, &ref, 1, &inv, &extra);
+	if (ret != 0)
+		return ret;
+	ret = inv__consume_check(inv, req, &check_res);
+	if (ret == 0 && check_res) {
+		ret = reskey_make(&rk, req->domain, req->username);
+		if (ret == 0)
+			ret = res_blocked(be, txn, &rk, inv->hash, req->now, 0,
+			                  &blocked);
+		if (ret == 0 && blocked)
+			ret = INVITES_ERESERVED;
+	}
+	if (ret != 0) {
+		invites_invite_free(&inv);
+		return ret;
+	}
+	ret = inv__consume_apply(inv, &extra, req, &plan);
+	if (ret == 0)
+		ret = put_invite(be, txn, inv, &extra, 0);
+	if (ret == 0 && plan.release_reservation)
+		ret = res_release(be, txn, inv);
+	if (ret == 0 && plan.pending != NULL)
+		ret = put_pending(be, txn, plan.pending, inv->hash);
+	if (ret == 0)
+		ret = audit_append(be, txn, &plan.audit);
+	inv__consume_plan_free(&plan);
+	if (ret != 0) {
+		invites_invite_free(&inv);
+		return ret;
+	}
+	ca->inv = inv;
+	return 0;
+}
+
+static int
+bdb_consume(struct inv__backend *be, const struct inv__consume_req *req,
+            struct invites_invite **inv_r)
+{
+	struct consume_arg ca = { req, NULL };
+	int rc = check_writable(be);
+
+	if (rc == 0)
+		rc = run_txn(be, 0, consume_txn, &ca, "consume");
+	if (rc == 0 && inv_r != NULL)
+		*inv_r = ca.inv;
+	else
+		invites_invite_free(&ca.inv);
+	return rc;
+}
+
+struct unconsume_arg {
+	const unsigned char *hash;
+	const char *invitee;
+	int64_t now;
+	int64_t grace;
+};
+
+static int
+unconsume_txn(struct inv__backend *be, DB_TXN *txn, void *arg)
+{
+	struct unconsume_arg *ua = arg;
+	unsigned char phash[INVITES_HASH_LEN], holder[INVITES_HASH_LEN];
+	struct inv__unconsume_plan plan;
+	struct invites_pending *p = NULL;
+	struct inv__invite_extra extra;
+	struct invites_invite *inv = NULL;
+	struct inv__ref ref;
+	struct reskey rk;
+	int matches = 0, found, usable, ret;
+	DBT k, d;
+
+	memset(&ref, 0, sizeof(ref));
+	ref.by_hash = 1;
+	memcpy(ref.hash, ua->hash, INVITES_HASH_LEN);
+	ret = find_invite(be, txn, &ref, 1, &inv, &extra);
+	if (ret != 0)
+		return ret;
+	dbt_in(&k, ua->invitee, strlen(ua->invitee));
+	dbt_out(&d);
+	ret = be->pend->get(be->pend, txn, &k, &d, DB_RMW);
+	if (ret == 0) {
+		if (inv__record_pending_decode(ua->invitee, strlen(ua->invitee),
+		                               d.data, d.size, &p, phash) == 0 &&
+		    memcmp(phash, ua->hash, INVITES_HASH_LEN) == 0)
+			matches = 1;
+		invites_pending_free(&p);
+	} else if (ret == DB_NOTFOUND) {
+		ret = 0;
+	}
+	dbt_free(&d);
+	if (ret == 0)
+		inv__unconsume_apply(inv, &extra, ua->invitee, matches, ua->now,
+		                     ua->grace, &plan);
+	if (ret == 0 && plan.undo) {
+		ret = put_invite(be, txn, inv, &extra, 0);
+		if (ret == 0 && matches) {
+			dbt_in(&k, ua->invitee, strlen(ua->invitee));
+			ret = be->pend->del(be->pend, txn, &k, 0);
+		}
+		if (ret == 0 && plan.restore_reservation &&
+		    reskey_make(&rk, inv->domain, inv->username) == 0) {
+			ret = res_get(be, txn, &rk, 1, holder, &found);
+			usable = 0;
+			if (ret == 0 && found &&
+			    memcmp(holder, inv->hash, INVITES_HASH_LEN) != 0)
+				ret = hash_usable(be, txn, holder, ua->now, &usable);
+			if (ret == 0 && !usable)
+				ret = res_put(be, txn, &rk, inv->hash);
+		}
+		if (ret == 0)
+			ret = audit_append(be, txn, &plan.audit);
+	}
+	invites_invite_free(&inv);
+	return ret;
+}
+
+static int
+bdb_unconsume(struct inv__backend *be, const unsigned char hash[INVITES_HASH_LEN],
+              const char *invitee, int64_t now, int64_t purge_grace)
+{
+	struct unconsume_arg ua = { hash, invitee, now, purge_grace };
+	int rc = check_writable(be);
+
+	if (rc != 0)
+		return rc;
+	return run_txn(be, 0, unconsume_txn, &ua, "unconsume");
+}
+
+/* ------------------------------------------------------------------ */
+/* Revoke, reissue                                                     */
+/* ------------------------------------------------------------------ */
+
+struct revoke_arg {
+	const struct inv__ref *ref;
+	const char *actor;
+	int64_t now;
+	int64_t grace;
+	struct invites_invite *inv;
+};
+
+static int
+revoke_txn(struct inv__backend *be, DB_TXN *txn, void *arg)
+{
+	struct revoke_arg *ra = arg;
+	struct inv__invite_extra extra;
+	struct invites_invite *inv = NULL;
+	struct invites_audit a;
+	int ret;
+
+	invites_invite_free(&ra->inv);
+	ret = find_invite(be, txn, ra->ref, 1, &inv, &extra);
+	if (ret != 0)
+		return ret;
+	if (inv->flags & INVITES_F_REVOKED) {
+		invites_invite_free(&inv);
+		return INVITES_EREVOKED;
+	}
+	inv__revoke_apply(inv, &extra, ra->now, ra->grace);
+	ret = put_invite(be, txn, inv, &extra, 0);
+	if (ret == 0)
+		ret = res_release(be, txn, inv);
+	if (ret == 0) {
+		inv__audit_fill(&a, INVITES_EV_REVOKED, inv, ra->actor, NULL,
+		                ra->now);
+		ret = audit_append(be, txn, &a);
+	}
+	if (ret != 0) {
+		invites_invite_free(&inv);
+		return ret;
+	}
+	ra->inv = inv;
+	return 0;
+}
+
+static int
+bdb_revoke(struct inv__backend *be, const struct inv__ref *ref,
+           const char *actor, int64_t now, int64_t purge_grace,
+           struct invites_invite **inv_r)
+{
+	struct revoke_arg ra = { ref, actor, now, purge_grace, NULL };
+	int rc = check_writable(be);
+
+	if (rc == 0)
+		rc = run_txn(be, 0, revoke_txn, &ra, "revoke");
+	if (rc == 0 && inv_r != NULL)
+		*inv_r = ra.inv;
+	else
+		invites_invite_free(&ra.inv);
+	return rc;
+}
+
+struct reissue_arg {
+	const struct inv__reissue_req *req;
+	struct invites_invite *inv;
+};
+
+static int
+reissue_txn(struct inv__backend *be, DB_TXN *txn, void *arg)
+{
+	struct reissue_arg *ra = arg;
+	const struct inv__reissue_req *req = ra->req;
+	struct inv__invite_extra old_extra, new_extra;
+	struct invites_invite *old = NULL, *n = NULL;
+	struct invites_audit a;
+	struct reskey rk;
+	int ret;
+
+	invites_invite_free(&ra->inv);
+	ret = find_invite(be, txn, &req->old, 1, &old, &old_extra);
+	if (ret != 0)
+		return ret;
+	ret = inv__reissue_build(old, req, &n, &new_extra);
+	if (ret == 0) {
+		inv__revoke_apply(old, &old_extra, req->now, req->purge_grace);
+		ret = put_invite(be, txn, old, &old_extra, 0);
+	}
+	if (ret == 0)
+		ret = put_invite(be, txn, n, &new_extra, DB_NOOVERWRITE);
+	if (ret == 0 && inv__reserves_name(n)) {
+		ret = reskey_make(&rk, n->domain, n->username);
+		if (ret == 0)
+			ret = res_put(be, txn, &rk, n->hash);
+	}
+	if (ret == 0) {
+		inv__audit_fill(&a, INVITES_EV_REISSUED, old, req->actor, n->id,
+		                req->now);
+		ret = audit_append(be, txn, &a);
+	}
+	if (ret == 0) {
+		inv__audit_fill(&a, INVITES_EV_CREATED, n, req->actor, old->id,
+		                req->now);
+		ret = audit_append(be, txn, &a);
+	}
+	invites_invite_free(&old);
+	if (ret != 0) {
+		invites_invite_free(&n);
+		return ret;
+	}
+	ra->inv = n;
+	return 0;
+}
+
+static int
+bdb_reissue(struct inv__backend *be, const struct inv__reissue_req *req,
+            struct invites_invite **inv_r)
+{
+	struct reissue_arg ra = { req, NULL };
+	int rc = check_writable(be);
+
+	if (rc == 0)
+		rc = run_txn(be, 0, reissue_txn, &ra, "reissue");
+	if (rc == 0)
+		*inv_r = ra.inv;
+	else
+		invites_invite_free(&ra.inv);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Batched scans: short read transactions, callbacks outside them      */
+/* ------------------------------------------------------------------ */
+
+/* A visitor returns 0 to go on, 1 when its batch is full, or an error. */
+typedef int visit_fn(struct inv__backend *be, void *ctx, const DBT *k,
+                     const DBT *d);
+
+struct scan {
+	DB *db;
+	unsigned char key[2 * INVITES_JID_MAX + 2]; /* resume after this */
+	size_t key_len;
+	int started;
+	int done;
+	size_t limit;
+	visit_fn *visit;
+	void (*reset)(void *ctx);
+	void *ctx;
+};
+
+static int
+scan_txn(struct inv__backend *be, DB_TXN *txn, void *arg)
+{
+	struct scan *s = arg;
+	size_t n = 0;
+	DBC *c;
+	DBT k, d;
+	int ret, ret2, v = 0;
+
+	s->reset(s->ctx);
+	ret = s->db->cursor(s->db, txn, &c, 0);
+	if (ret != 0)
+		return ret;
+	dbt_out(&k);
+	dbt_out(&d);
+	if (!s->started) {
+		ret = c->get(c, &k, &d, DB_FIRST);
+	} else if (dbt_inout(&k, s->key, s->key_len) != 0) {
+		ret = INVITES_ENOMEM;
+	} else {
+		ret = c->get(c, &k, &d, DB_SET_RANGE);
+		if (ret == 0 && k.size == s->key_len &&
+		    memcmp(k.data, s->key, s->key_len) == 0)
+			ret = c->get(c, &k, &d, DB_NEXT);
+	}
+	while (ret == 0) {
+		v = s->visit(be, s->ctx, &k, &d);
+		if (v < 0) {
+			ret = v;
+			break;
+		}
+		n++;
+		if (k.size > sizeof(s->key)) {
+			ret = INVITES_ECORRUPT;
+			break;
+		}
+		if (v > 0 || n >= s->limit) {
+			memcpy(s->key, k.data, k.size);
+			s->key_len = k.size;
+			break;
+		}
+		ret = c->get(c, &k, &d, DB_NEXT);
+	}
+	if (ret == DB_NOTFOUND) {
+		s->done = 1;
+		ret = 0;
+	}
+	ret2 = c->close(c);
+	dbt_free(&k);
+	dbt_free(&d);
+	if (ret == 0)
+		ret = ret2;
+	if (ret == 0)
+		s->started = 1;
+	return ret;
+}
+
+/* ---- list ---- */
+
+struct list_ctx {
+	const struct invites_filter *f;
+	struct invites_invite *items[SCAN_BATCH];
+	size_t n;
+};
+
+static void
+list_reset(void *ctx)
+{
+	struct list_ctx *l = ctx;
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		invites_invite_free(&l->items[i]);
+	l->n = 0;
+}
+
+static int
+list_visit(struct inv__backend *be, void *ctx, const DBT *k, const DBT *d)
+{
+	struct list_ctx *l = ctx;
+	struct inv__invite_peek p;
+	int rc;
+
+	if (inv__record_invite_peek(d->data, d->size, &p) != 0 ||
+	    !inv__filter_match(&p, l->f))
+		return 0; /* damaged records are logged by show, not list */
+	rc = decode_invite(be, k, d, &l->items[l->n], NULL);
+	if (rc == INVITES_ECORRUPT || rc == INVITES_EVERSION)
+		return 0;
+	if (rc != 0)
+		return rc;
+	l->n++;
+	return l->n >= SCAN_BATCH ? 1 : 0;
+}
+
+/* Hand the batch to the caller; returns its non-zero answer, if any. */
+static int
+list_deliver(struct list_ctx *l, invites_list_fn *fn, void *ctx)
+{
+	size_t i;
+	int r = 0;
+
+	for (i = 0; i < l->n && r == 0; i++)
+		r = fn(ctx, l->items[i]);
+	list_reset(l);
+	return r;
+}
+
+/* Through the inviter index: collect the keys, then read them in batches. */
+struct keys_ctx {
+	const char *inviter;
+	unsigned char (*keys)[INVITES_HASH_LEN];
+	size_t n, cap;
+};
+
+static int
+keys_txn(struct inv__backend *be, DB_TXN *txn, void *arg)
+{
+	struct keys_ctx *kc = arg;
+	void *grown;
+	DBC *c;
+	DBT k, pk, d;
+	int ret, ret2;
+
+	kc->n = 0;
+	ret = be->byinv->cursor(be->byinv, txn, &c, 0);
+	if (ret != 0)
+		return ret;
+	if (dbt_inout(&k, kc->inviter, strlen(kc->inviter)) != 0) {
+		(void)c->close(c);
+		return INVITES_ENOMEM;
+	}
+	dbt_out(&pk);
+	dbt_none(&d);
+	ret = c->pget(c, &k, &pk, &d, DB_SET);
+	while (ret == 0) {
+		if (pk.size == INVITES_HASH_LEN) {
+			if (kc->n == kc->cap) {
+				size_t cap = kc->cap ? kc->cap * 2 : 64;
+
+				grown = inv__realloc(kc->keys, cap * INVITES_HASH_LEN);
+				if (grown == NULL) {
+					ret = INVITES_ENOMEM;
+					break;
+				}
+				kc->keys = grown;
+				kc->cap = cap;
+			}
+			memcpy(kc->keys[kc->n++], pk.data, INVITES_HASH_LEN);
+		}
+		ret = c->pget(c, &k, &pk, &d, DB_NEXT_DUP);
+	}
+	if (ret == DB_NOTFOUND)
+		ret = 0;
+	ret2 = c->close(c);
+	dbt_free(&k);
+	dbt_free(&pk);
+	dbt_free(&d);
+	return ret != 0 ? ret : ret2;
+}
+
+struct fetch_ctx {
+	struct keys_ctx *kc;
+	size_t from, to;
+	struct list_ctx *l;
+};
+
+static int
+fetch_txn(struct inv__backend *be, DB_TXN *txn, void *arg)
+{
+	struct fetch_ctx *fc = arg;
+	size_t i;
+	DBT k, d;
+	int ret;
+
+	list_reset(fc->l);
+	dbt_out(&d);
+	for (i = fc->from; i < fc->to; i++) {
+		dbt_in(&k, fc->kc->keys[i], INVITES_HASH_LEN);
+		ret = be->inv->get(be->inv, txn, &k, &d, 0);
+		if (ret == DB_NOTFOUND)
+			continue; /* purged meanwhile */
+		if (ret == 0)
+			ret = list_visit(be, fc->l, &k, &d);
+		if (ret < 0 || ret > 0x10000) {
+			dbt_free(&d);
+			return ret;
+		}
+	}
+	dbt_free(&d);
+	return 0;
+}
+
+static int
+list_by_inviter(struct inv__backend *be, struct list_ctx *l,
+                invites_list_fn *fn, void *ctx)
+{
+	struct keys_ctx kc;
+	struct fetch_ctx fc;
+	int rc;
+
+	memset(&kc, 0, sizeof(kc));
+	kc.inviter = l->f->inviter;
+	rc = run_txn(be, DB_READ_COMMITTED, keys_txn, &kc, "list");
+	for (fc.from = 0; rc == 0 && fc.from < kc.n; fc.from = fc.to) {
+		fc.kc = &kc;
+		fc.l = l;
+		fc.to = fc.from + SCAN_BATCH < kc.n ? fc.from + SCAN_BATCH : kc.n;
+		rc = run_txn(be, DB_READ_COMMITTED, fetch_txn, &fc, "list");
+		if (rc == 0)
+			rc = list_deliver(l, fn, ctx);
+	}
+	list_reset(l);
+	free(kc.keys);
+	return rc;
+}
+
+static int
+bdb_list(struct inv__backend *be, const struct invites_filter *f,
+         invites_list_fn *fn, void *ctx)
+{
+	struct list_ctx *l;
+	struct scan *s;
+	int rc = 0;
+
+	l = inv__calloc(1, sizeof(*l));
+	s = inv__calloc(1, sizeof(*s));
+	if (l == NULL || s == NULL) {
+		free(l);
+		free(s);
+		return INVITES_ENOMEM;
+	}
+	l->f = f;
+	if (f->inviter != NULL) {
+		rc = list_by_inviter(be, l, fn, ctx);
+	} else {
+		s->db = be->inv;
+		s->limit = SIZE_MAX;
+		s->visit = list_visit;
+		s->reset = list_reset;
+		s->ctx = l;
+		while (rc == 0 && !s->done) {
+			rc = run_txn(be, DB_READ_COMMITTED, scan_txn, s, "list");
+			if (rc == 0)
+				rc = list_deliver(l, fn, ctx);
+		}
+		list_reset(l);
+	}
+	free(l);
+	free(s);
+	return rc;
+}
+
+/* ---- stats ---- */
+
+struct stats_ctx {
+	struct invites_stats batch;
+	int64_t now;
+};
+
+static void
+stats_reset(void *ctx)
+{
+	struct stats_ctx *sc = ctx;
+
+	memset(&sc->batch, 0, sizeof(sc->batch));
+}
+
+static int
+stats_visit(struct inv__backend *be, void *ctx, const DBT *k, const DBT *d)
+{
+	struct stats_ctx *sc = ctx;
+	struct inv__invite_peek p;
+
+	(void)be;
+	(void)k;
+	if (inv__record_invite_peek(d->data, d->size, &p) == 0)
+		inv__stats_count(&sc->batch, &p, sc->now);
+	else
+		sc->batch.total++;
+	return 0;
+}
+
+static void
+stats_merge(struct invites_stats *st, const struct invites_stats *b)
+{
+	size_t i;
+
+	st->total += b->total;
+	st->pending += b->pending;
+	st->expired += b->expired;
+	st->used_up += b->used_up;
+	st->revoked += b->revoked;
+	for (i = 0; i < 4; i++)
+		st->by_kind[i] += b->by_kind[i];
+	if (b->oldest_expiry != 0 &&
+	    (st->oldest_expiry == 0 || b->oldest_expiry < st->oldest_expiry))
+		st->oldest_expiry = b->oldest_expiry;
+}
+
+struct count_ctx {
+	size_t batch;
+};
+
+static void
+count_reset(void *ctx)
+{
+	((struct count_ctx *)ctx)->batch = 0;
+}
+
+static int
+count_visit(struct inv__backend *be, void *ctx, const DBT *k, const DBT *d)
+{
+	(void)be;
+	(void)k;
+	(void)d;
+	((struct count_ctx *)ctx)->batch++;
+	return 0;
+}
+
+/* Audit sequence numbers are contiguous from the first kept to the last. */
+static int
+audit_span_txn(struct inv__backend *be, DB_TXN *txn, void *arg)
+{
+	size_t *count = arg;
+	uint64_t first = 0, last = 0;
+	DBC *c;
+	DBT k, d;
+	int ret, ret2;
+
+	*count = 0;
+	ret = be->audit->cursor(be->audit, txn, &c, 0);
+	if (ret != 0)
+		return ret;
+	dbt_out(&k);
+	dbt_none(&d);
+	ret = c->get(c, &k, &d, DB_FIRST);
+	if (ret == 0 && k.size == 8)
+		first = inv__get_u64(k.data);
+	if (ret == 0)
+		ret = c->get(c, &k, &d, DB_LAST);
+	if (ret == 0 && k.size == 8)
+		last = inv__get_u64(k.data);
+	if (ret == 0 && last >= first && first > 0)
+		*count = (size_t)(last - first + 1);
+	if (ret == DB_NOTFOUND)
+		ret = 0;
+	ret2 = c->close(c);
+	dbt_free(&k);
+	dbt_free(&d);
+	return ret != 0 ? ret : ret2;
+}
+
+static void
+disk_usage(struct inv__backend *be, struct invites_stats *st)
+{
+	struct dirent *de;
+	struct stat sb;
+	char *path;
+	DIR *dir;
+
+	dir = opendir(be->path);
+	if (dir == NULL)
+		return;
+	while ((de = readdir(dir)) != NULL) {
+		int data = is_db_file(de->d_name);
+		int log = strncmp(de->d_name, "log.", 4) == 0;
+
+		if (!data && !log)
+			continue;
+		path = file_path(be->path, de->d_name);
+		if (path != NULL && stat(path, &sb) == 0) {
+			if (data)
+				st->data_bytes += (uint64_t)sb.st_size;
+			else
+				st->log_bytes += (uint64_t)sb.st_size;
+		}
+		free(path);
+	}
+	closedir(dir);
+}
+
+static int
+bdb_stats(struct inv__backend *be, int64_t now, struct invites_stats *st)
+{
+	struct stats_ctx sc;
+	struct count_ctx cc;
+	struct scan *s;
+	int rc = 0;
+
+	s = inv__calloc(1, sizeof(*s));
+	if (s == NULL)
+		return INVITES_ENOMEM;
+	memset(&sc, 0, sizeof(sc));
+	sc.now = now;
+	s->db = be->inv;
+	s->limit = 4 * SCAN_BATCH;
+	s->visit = stats_visit;
+	s->reset = stats_reset;
+	s->ctx = &sc;
+	while (rc == 0 && !s->done) {
+		rc = run_txn(be, DB_READ_COMMITTED, scan_txn, s, "stats");
+		if (rc == 0)
+			stats_merge(st, &sc.batch);
+	}
+	memset(s, 0, sizeof(*s));
+	cc.batch = 0;
+	s->db = be->pend;
+	s->limit = 4 * SCAN_BATCH;
+	s->visit = count_visit;
+	s->reset = count_reset;
+	s->ctx = &cc;
+	while (rc == 0 && !s->done) {
+		rc = run_txn(be, DB_READ_COMMITTED, scan_txn, s, "stats");
+		if (rc == 0)
+			st->pending_actions += cc.batch;
+	}
+	free(s);
+	if (rc == 0)
+		rc = run_txn(be, DB_READ_COMMITTED, audit_span_txn,
+		             &st->audit_records, "stats");
+	if (rc == 0)
+		disk_usage(be, st);
+	return rc;
+}
+
+/* ---- audit walk ---- */
+
+struct audit_item {
+	struct invites_audit rec;
+	char *strings;
+};
+
+struct audit_ctx {
+	struct audit_item items[SCAN_BATCH];
+	size_t n;
+};
+
+static void
+audit_reset(void *ctx)
+{
+	struct audit_ctx *ac = ctx;
+	size_t i;
+
+	for (i = 0; i < ac->n; i++)
+		free(ac->items[i].strings);
+	ac->n = 0;
+}
+
+static int
+audit_visit(struct inv__backend *be, void *ctx, const DBT *k, const DBT *d)
+{
+	struct audit_ctx *ac = ctx;
+	struct audit_item *it = &ac->items[ac->n];
+	int rc;
+
+	if (k->size != 8)
+		return INVITES_ECORRUPT;
+	rc = inv__record_audit_decode(inv__get_u64(k->data), d->data, d->size,
+	                              &it->rec, &it->strings);
+	if (rc == INVITES_ECORRUPT || rc == INVITES_EVERSION) {
+		inv__log(INVITES_LOG_ERR,
+		         "invite store %s: audit record %llu: %s", be->path,
+		         (unsigned long long)inv__get_u64(k->data),
+		         invites_strerror(rc));
+		return 0;
+	}
+	if (rc != 0)
+		return rc;
+	ac->n++;
+	return ac->n >= SCAN_BATCH ? 1 : 0;
+}
+
+static int
+bdb_audit_walk(struct inv__backend *be, uint64_t from, invites_audit_fn *fn,
+               void *ctx)
+{
+	struct audit_ctx *ac;
+	struct scan *s;
+	size_t i;
+	int rc = 0, r = 0;
+
+	ac = inv__calloc(1, sizeof(*ac));
+	s = inv__calloc(1, sizeof(*s));
+	if (ac == NULL || s == NULL) {
+		free(ac);
+		free(s);
+		return INVITES_ENOMEM;
+	}
+	s->db = be->audit;
+	s->limit = SIZE_MAX;
+	s->visit = audit_visit;
+	s->reset = audit_reset;
+	s->ctx = ac;
+	if (from > 1) {
+		/* resume "after" from - 1, i.e. at from */
+		inv__put_u64(s->key, from - 1);
+		s->key_len = 8;
+		s->started = 1;
+	}
+	while (rc == 0 && r == 0 && !s->done) {
+		rc = run_txn(be, DB_READ_COMMITTED, scan_txn, s, "audit");
+		for (i = 0; rc == 0 && r == 0 && i < ac->n; i++)
+			r = fn(ctx, &ac->items[i].rec);
+		audit_reset(ac);
+	}
+	free(ac);
+	free(s);
+	return rc != 0 ? rc : r;
+}
+
+/* ------------------------------------------------------------------ */
+/* Purge                                                               */
+/* ------------------------------------------------------------------ */
+
+struct purge_arg {
+	int64_t now;
+	size_t n;    /* purged in this batch */
+	int done;
+};
+
+static int
+purge_txn(struct inv__backend *be, DB_TXN *txn, void *arg)
+{
+	struct purge_arg *pa = arg;
+	struct invites_invite *inv = NULL, stub;
+	struct invites_audit a;
+	DBC *c;
+	DBT sk, pk, d;
+	int ret, ret2;
+
+	pa->n = 0;
+	pa->done = 0;
+	ret = be->exp->cursor(be->exp, txn, &c, 0);
+	if (ret != 0)
+		return ret;
+	dbt_out(&sk);
+	dbt_out(&pk);
+	dbt_out(&d);
+	ret = c->pget(c, &sk, &pk, &d, DB_FIRST | DB_RMW);
+	while (ret == 0 && pa->n < INV__PURGE_BATCH) {
+		if (sk.size != 8 || pk.size != INVITES_HASH_LEN) {
+			ret = INVITES_ECORRUPT;
+			break;
+		}
+		if (inv__time_from_key(sk.data) > pa->now) {
+			pa->done = 1;
+			break;
+		}
+		ret = decode_invite(be, &pk, &d, &inv, NULL);
+		if (ret == INVITES_ECORRUPT || ret == INVITES_EVERSION) {
+			/* still due: drop it, audit what is known */
+			memset(&stub, 0, sizeof(stub));
+			memcpy(stub.hash, pk.data, INVITES_HASH_LEN);
+			invites_hash_id(stub.hash, stub.id);
+			ret = 0;
+		} else if (ret != 0) {
+			break;
+		}
+		ret = c->del(c, 0);
+		if (ret == 0 && inv != NULL)
+			ret = res_release(be, txn, inv);
+		if (ret == 0) {
+			inv__audit_fill(&a, INVITES_EV_PURGED, inv ? inv : &stub,
+			                NULL, NULL, pa->now);
+			ret = audit_append(be, txn, &a);
+		}
+		invites_invite_free(&inv);
+		if (ret != 0)
+			break;
+		pa->n++;
+		ret = c->pget(c, &sk, &pk, &d, DB_NEXT | DB_RMW);
+	}
+	if (ret == DB_NOTFOUND) {
+		pa->done = 1;
+		ret = 0;
+	}
+	ret2 = c->close(c);
+	dbt_free(&sk);
+	dbt_free(&pk);
+	dbt_free(&d);
+	return ret != 0 ? ret : ret2;
+}
+
+struct trim_arg {
+	int64_t before;
+	size_t n;
+	int done;
+};
+
+/* Drop audit records older than before, in batches, keeping the newest
+ * (so that sequence numbers never restart). */
+static int
+trim_txn(struct inv__backend *be, DB_TXN *txn, void *arg)
+{
+	struct trim_arg *ta = arg;
+	unsigned char hdr[16];
+	uint64_t last = 0;
+	DBC *c;
+	DBT k, d;
+	int ret, ret2;
+
+	ta->n = 0;
+	ta->done = 0;
+	ret = be->audit->cursor(be->audit, txn, &c, 0);
+	if (ret != 0)
+		return ret;
+	dbt_out(&k);
+	dbt_none(&d);
+	ret = c->get(c, &k, &d, DB_LAST);
+	if (ret == 0 && k.size == 8)
+		last = inv__get_u64(k.data);
+	if (ret == 0) {
+		dbt_free(&d);
+		memset(&d, 0, sizeof(d));
+		d.flags = DB_DBT_PARTIAL | DB_DBT_USERMEM;
+		d.data = hdr;
+		d.ulen = sizeof(hdr);
+		d.dlen = sizeof(hdr);
+		ret = c->get(c, &k, &d, DB_FIRST | DB_RMW);
+	}
+	while (ret == 0 && ta->n < INV__PURGE_BATCH) {
+		if (k.size != 8 || d.size < 12 ||
+		    inv__get_u64(k.data) >= last ||
+		    (int64_t)inv__get_u64(hdr + 4) >= ta->before) {
+			ta->done = 1;
+			break;
+		}
+		ret = c->del(c, 0);
+		if (ret != 0)
+			break;
+		ta->n++;
+		ret = c->get(c, &k, &d, DB_NEXT | DB_RMW);
+	}
+	if (ret == DB_NOTFOUND) {
+		ta->done = 1;
+		ret = 0;
+	}
+	ret2 = c->close(c);
+	dbt_free(&k);
+	dbt_free(&d);
+	return ret != 0 ? ret : ret2;
+}
+
+static int
+bdb_purge(struct inv__backend *be, int64_t now, int64_t audit_before,
+          size_t *purged_r)
+{
+	struct purge_arg pa;
+	struct trim_arg ta;
+	int rc = check_writable(be);
+
+	*purged_r = 0;
+	memset(&pa, 0, sizeof(pa));
+	pa.now = now;
+	while (rc == 0 && !pa.done) {
+		rc = run_txn(be, 0, purge_txn, &pa, "purge");
+		if (rc == 0)
+			*purged_r += pa.n;
+	}
+	memset(&ta, 0, sizeof(ta));
+	ta.before = audit_before;
+	ta.done = audit_before == 0;
+	while (rc == 0 && !ta.done)
+		rc = run_txn(be, 0, trim_txn, &ta, "purge audit");
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Counts, reservations, pending work, roles                           */
+/* ------------------------------------------------------------------ */
+
+struct inviter_arg {
+	const char *inviter;
+	int64_t now;
+	size_t count;
+};
+
+static int
+inviter_txn(struct inv__backend *be, DB_TXN *txn, void *arg)
+{
+	struct inviter_arg *ia = arg;
+
+	return count_inviter(be, txn, ia->inviter, ia->now, &ia->count);
+}
+
+static int
+bdb_count_by_inviter(struct inv__backend *be, const char *inviter, int64_t now,
+                     size_t *count_r)
+{
+	struct inviter_arg ia = { inviter, now, 0 };
+	int rc;
+
+	rc = run_txn(be, DB_READ_COMMITTED, inviter_txn, &ia, "count");
+	*count_r = rc == 0 ? ia.count : 0;
+	return rc;
+}
+
+struct reserved_arg {
+	const char *domain, *username;
+	const unsigned char *except;
+	int64_t now;
+	int blocked;
+};
+
+static int
+reserved_txn(struct inv__backend *be, DB_TXN *txn, void *arg)
+{
+	struct reserved_arg *ra = arg;
+	struct reskey rk;
+	int ret;
+
+	ret = reskey_make(&rk, ra->domain, ra->username);
+	if (ret != 0)
+		return ret;
+	return res_blocked(be, txn, &rk, ra->except, ra->now, 0, &ra->blocked);
+}
+
+static int
+bdb_reserved(struct inv__backend *be, const char *domain, const char *username,
+             const unsigned char *except_hash, int64_t now)
+{
+	struct reserved_arg ra = { domain, username, except_hash, now, 0 };
+	int rc;
+
+	rc = run_txn(be, DB_READ_COMMITTED, reserved_txn, &ra, "reserved");
+	return rc != 0 ? rc : ra.blocked;
+}
+
+struct pending_arg {
+	const char *jid;
+	int take;
+	struct invites_pending *p;
+};
+
+static int
+pending_txn(struct inv__backend *be, DB_TXN *txn, void *arg)
+{
+	struct pending_arg *pa = arg;
+	DBT k, d;
+	int ret;
+
+	invites_pending_free(&pa->p);
+	dbt_in(&k, pa->jid, strlen(pa->jid));
+	dbt_out(&d);
+	ret = be->pend->get(be->pend, txn, &k, &d, pa->take ? DB_RMW : 0);
+	if (ret != 0) {
+		dbt_free(&d);
+		return ret;
+	}
+	ret = inv__record_pending_decode(pa->jid, strlen(pa->jid), d.data,
+	                                 d.size, &pa->p, NULL);
+	dbt_free(&d);
+	if (ret == INVITES_ECORRUPT || ret == INVITES_EVERSION)
+		inv__log(INVITES_LOG_ERR,
+		         "invite store %s: pending work of %s: %s", be->path,
+		         pa->jid, invites_strerror(ret));
+	if (ret == 0 && pa->take) {
+		ret = be->pend->del(be->pend, txn, &k, 0);
+		if (ret != 0)
+			invites_pending_free(&pa->p);
+	}
+	return ret;
+}
+
+static int
+bdb_pending(struct inv__backend *be, const char *jid, int take,
+            struct invites_pending **p_r)
+{
+	struct pending_arg pa = { jid, take, NULL };
+	int rc = take ? check_writable(be) : 0;
+
+	if (rc == 0)
+		rc = run_txn(be, take ? 0 : DB_READ_COMMITTED, pending_txn, &pa,
+		             "pending");
+	if (rc == 0)
+		*p_r = pa.p;
+	else
+		invites_pending_free(&pa.p);
+	return rc;
+}
+
+static int
+roles_read(struct inv__backend *be, DB_TXN *txn, const char *jid, int rmw,
+           char ***roles_r, size_t *n_r)
+{
+	DBT k, d;
+	int ret;
+
+	*roles_r = NULL;
+	*n_r = 0;
+	dbt_in(&k, jid, strlen(jid));
+	dbt_out(&d);
+	ret = be->roles->get(be->roles, txn, &k, &d, rmw ? DB_RMW : 0);
+	if (ret == DB_NOTFOUND)
+		ret = 0;
+	else if (ret == 0)
+		ret = inv__record_roles_decode(d.data, d.size, roles_r, n_r);
+	dbt_free(&d);
+	if (ret == INVITES_ECORRUPT || ret == INVITES_EVERSION)
+		inv__log(INVITES_LOG_ERR, "invite store %s: roles of %s: %s",
+		         be->path, jid, invites_strerror(ret));
+	return ret;
+}
+
+struct roles_arg {
+	const char *jid;
+	const char *role;
+	int add;
+	char **roles;
+	size_t n;
+};
+
+static int
+roles_get_txn(struct inv__backend *be, DB_TXN *txn, void *arg)
+{
+	struct roles_arg *ra = arg;
+
+	invites_strv_free(ra->roles, ra->n);
+	ra->roles = NULL;
+	ra->n = 0;
+	return roles_read(be, txn, ra->jid, 0, &ra->roles, &ra->n);
+}
+
+static int
+bdb_roles_get(struct inv__backend *be, const char *jid, char ***roles_r,
+              size_t *n_r)
+{
+	struct roles_arg ra = { jid, NULL, 0, NULL, 0 };
+	int rc;
+
+	rc = run_txn(be, DB_READ_COMMITTED, roles_get_txn, &ra, "roles");
+	if (rc != 0) {
+		invites_strv_free(ra.roles, ra.n);
+		ra.roles = NULL;
+		ra.n = 0;
+	}
+	*roles_r = ra.roles;
+	*n_r = ra.n;
+	return rc;
+}
+
+static int
+roles_update_txn(struct inv__backend *be, DB_TXN *txn, void *arg)
+{
+	struct roles_arg *ra = arg;
+	struct inv__buf b;
+	char **roles, **grown;
+	size_t n, i, at = SIZE_MAX;
+	DBT k, d;
+	int ret;
+
+	ret = roles_read(be, txn, ra->jid, 1, &roles, &n);
+	if (ret != 0)
+		return ret;
+	for (i = 0; i < n; i++)
+		if (strcmp(roles[i], ra->role) == 0)
+			at = i;
+	if ((ra->add && at != SIZE_MAX) || (!ra->add && at == SIZE_MAX)) {
+		invites_strv_free(roles, n);
+		return 0; /* nothing changes */
+	}
+	if (ra->add) {
+		if (n >= INV__MAX_ROLES) {
+			invites_strv_free(roles, n);
+			return INVITES_ELIMIT;
+		}
+		grown = inv__realloc(roles, (n + 1) * sizeof(*roles));
+		if (grown == NULL) {
+			invites_strv_free(roles, n);
+			return INVITES_ENOMEM;
+		}
+		roles = grown;
+		roles[n] = inv__strdup(ra->role);
+		if (roles[n] == NULL) {
+			invites_strv_free(roles, n);
+			return INVITES_ENOMEM;
+		}
+		n++;
+	} else {
+		free(roles[at]);
+		memmove(roles + at, roles + at + 1, (n - at - 1) * sizeof(*roles));
+		n--;
+	}
+	dbt_in(&k, ra->jid, strlen(ra->jid));
+	if (n == 0) {
+		ret = be->roles->del(be->roles, txn, &k, 0);
+	} else {
+		inv__buf_init(&b);
+		ret = inv__record_roles_encode(&b, roles, n);
+		if (ret == 0) {
+			dbt_in(&d, b.p, b.len);
+			ret = be->roles->put(be->roles, txn, &k, &d, 0);
+		}
+		inv__buf_free(&b);
+	}
+	invites_strv_free(roles, n);
+	return ret;
+}
+
+static int
+bdb_roles_update(struct inv__backend *be, const char *jid, const char *role,
+                 int add)
+{
+	struct roles_arg ra = { jid, role, add, NULL, 0 };
+	int rc = check_writable(be);
+
+	if (rc != 0)
+		return rc;
+	return run_txn(be, 0, roles_update_txn, &ra, "roles");
+}
+
+/* ------------------------------------------------------------------ */
+/* Maintenance                                                         */
+/* ------------------------------------------------------------------ */
+
+static int
+bdb_checkpoint(struct inv__backend *be, int force)
+{
+	if (atomic_load(&be->panicked))
+		return INVITES_ERECOVER;
+	return map_ret(be, be->env->txn_checkpoint(be->env, 0, 0,
+	                                           force ? DB_FORCE : 0),
+	               "checkpoint");
+}
+
+static int
+bdb_set_format(struct inv__backend *be, uint32_t version)
+{
+	int rc = check_writable(be);
+
+	if (rc != 0)
+		return rc;
+	return map_ret(be, meta_put(be, version, 0), "write format record");
+}
+
+const struct inv__store_ops inv__store_bdb_ops = {
+	"bdb",
+	bdb_open,
+	bdb_close,
+	bdb_create,
+	bdb_get,
+	bdb_consume,
+	bdb_unconsume,
+	bdb_revoke,
+	bdb_reissue,
+	bdb_list,
+	bdb_purge,
+	bdb_stats,
+	bdb_count_by_inviter,
+	bdb_reserved,
+	bdb_pending,
+	bdb_roles_get,
+	bdb_roles_update,
+	bdb_audit_walk,
+	bdb_checkpoint,
+	bdb_set_format,
+};
