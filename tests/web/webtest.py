@@ -52,6 +52,24 @@ class Tap:
         return 1 if self.failed else 0
 
 
+def use_debian_python(module):
+    """Debian's python3-* packages (slixmpp, selenium) live in the system
+    interpreter: re-run the test under /usr/bin/python3 when the one
+    configure found (a pyenv, say) cannot import module."""
+    try:
+        __import__(module)
+        return True
+    except ImportError:
+        pass
+    sysp = "/usr/bin/python3"
+    if os.path.realpath(sys.executable) != os.path.realpath(sysp) and \
+            os.access(sysp, os.X_OK) and not os.environ.get("WEBTEST_REEXEC"):
+        os.environ["WEBTEST_REEXEC"] = "1"
+        sys.stdout.flush()
+        os.execv(sysp, [sysp] + sys.argv)
+    return False
+
+
 def skip_all(reason):
     print("1..0 # SKIP %s" % reason)
     sys.stdout.flush()
@@ -193,3 +211,174 @@ class Site:
         self.stop()
         if not os.environ.get("KEEP_TEST_DIR"):
             shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------
+# A real XMPP server (Debian's jabberd2 with our modules, started by
+# contrib/jabberd2/xmpp-local) behind invites-web, for web registration.
+# ---------------------------------------------------------------------
+
+XMPP_LOCAL = os.path.join(SRCDIR, "contrib", "jabberd2", "xmpp-local")
+MODULES = os.path.join(BUILDDIR, "plugin", "jabberd2", ".libs")
+
+
+def need_xmpp():
+    """Skip unless jabberd2, slixmpp, our modules and the runner exist."""
+    need_binaries()
+    if not os.access("/usr/sbin/jabberd2-c2s", os.X_OK):
+        skip_all("jabberd2 is not installed")
+    if not os.access(XMPP_LOCAL, os.X_OK):
+        skip_all("contrib/jabberd2/xmpp-local does not exist yet")
+    for m in ("authreg_invites.so", "mod_invites.so"):
+        if not os.path.exists(os.path.join(MODULES, m)):
+            skip_all("the jabberd2 modules were not built")
+    r = subprocess.run(["readelf", "-d", os.path.join(MODULES, "authreg_invites.so")],
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                       universal_newlines=True)
+    if "san" in r.stdout:
+        skip_all("modules built with sanitizers cannot be loaded by jabberd2")
+    if not use_debian_python("slixmpp"):
+        skip_all("python3-slixmpp is not installed")
+    sys.path.insert(0, os.path.join(SRCDIR, "tests", "integration"))
+
+
+class XmppSite(Site):
+    """jabberd2 via xmpp-local plus invites-web, both run as the setup's
+    user (the invite store belongs to it)."""
+
+    def __init__(self, domain="localhost", extra_conf=""):
+        self.work = tempfile.mkdtemp(prefix="invites-web-xmpp.")
+        os.chmod(self.work, 0o755)
+        self.domain = domain
+        self.port = free_port()
+        self.base = "http://127.0.0.1:%d" % self.port
+        self.dir = os.path.join(self.work, "srv")
+        self.env = dict(os.environ)
+        self.env.update({"XMPP_DIR": self.dir, "XMPP_DOMAIN": domain,
+                         "XMPP_MODULE_DIR": MODULES})
+        for k in ("XMPP_C2S_PORT", "XMPP_ROUTER_PORT", "XMPP_MODULES"):
+            self.env.pop(k, None)
+        self.proc = None
+        self.tokens = []
+        self.log = os.path.join(self.work, "web.log")
+        self.extra_conf = extra_conf
+        self.started_xmpp = False
+
+    def start_xmpp(self):
+        r = subprocess.run([XMPP_LOCAL, "start"], env=self.env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           universal_newlines=True)
+        if r.returncode != 0:
+            return r.stdout
+        self.started_xmpp = True
+        env = {}
+        with open(os.path.join(self.dir, "xmpp-local.env")) as f:
+            for line in f:
+                k, _, v = line.strip().partition("=")
+                env[k] = v.strip("'")
+        self.c2s_port = int(env["XMPP_C2S_PORT"])
+        self.conf = os.path.join(self.dir, "invites.conf")
+        with open(self.conf, "a") as f:
+            f.write("web_base_url = %s\n" % self.base)
+            f.write("landing_url = %s/invite/{token}\n" % self.base)
+            f.write("xmpp_server = 127.0.0.1:%d\n" % self.c2s_port)
+            f.write("xmpp_tls = required\n")
+            f.write(self.extra_conf)
+        return None
+
+    def as_user(self, argv):
+        return [XMPP_LOCAL, "exec"] + argv
+
+    def invitectl(self, *args, check=True):
+        r = subprocess.run(self.as_user([INVITECTL, "--config", self.conf] +
+                                        list(args)), env=self.env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           universal_newlines=True)
+        if check and r.returncode != 0:
+            raise RuntimeError("invitectl %s: %s" % (" ".join(args), r.stderr))
+        return r
+
+    def start(self, env=None, extra_args=()):
+        rdir = os.path.join(self.work, "run")
+        os.makedirs(rdir, exist_ok=True)
+        os.chmod(rdir, 0o777)
+        ready = os.path.join(rdir, "ready")
+        if os.path.exists(ready):
+            os.unlink(ready)
+        e = dict(self.env)
+        e.update(env or {})
+        self.logf = open(self.log, "ab")
+        self.proc = subprocess.Popen(self.as_user(
+            [DAEMON, "--config", self.conf, "--listen",
+             "127.0.0.1:%d" % self.port, "--ready-file", ready,
+             "--datadir", os.path.join(SRCDIR, "data", "web"),
+             "--log-level", "debug"] + list(extra_args)),
+            stdout=self.logf, stderr=self.logf, env=e)
+        for _ in range(400):
+            if os.path.exists(ready) and os.path.getsize(ready) > 0:
+                return True
+            if self.proc.poll() is not None:
+                return False
+            time.sleep(0.025)
+        return False
+
+    def xmpp_env(self):
+        import xmppclient
+        return xmppclient.Env(self.domain, self.c2s_port)
+
+    def can_login(self, user, password):
+        """Log in over XMPP with a real client (slixmpp); True on success."""
+        import asyncio
+        import xmppclient
+
+        async def go():
+            c = await xmppclient.login(self.xmpp_env(), user, password)
+            ok = bool(c.ok)
+            if ok:
+                await c.close()
+            return ok
+        if getattr(self, "_loop", None) is None:
+            self._loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(self._loop)
+        return self._loop.run_until_complete(go())
+
+    def xmpp_logs(self):
+        out = []
+        for n in ("c2s", "sm"):
+            try:
+                with open(os.path.join(self.dir, "log", n + ".log")) as f:
+                    out.append("--- %s.log\n" % n + "".join(f.readlines()[-20:]))
+            except OSError:
+                pass
+        return "\n".join(out)
+
+    def cleanup(self):
+        self.stop()
+        if self.started_xmpp:
+            subprocess.run([XMPP_LOCAL, "stop"], env=self.env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if not os.environ.get("KEEP_TEST_DIR"):
+            shutil.rmtree(self.work, ignore_errors=True)
+
+
+def register_via_form(site, token, username, password, addr=None, ua=None):
+    """GET the form, POST it like a browser; the POST's Response."""
+    import re
+    import urllib.parse
+    h = {"User-Agent": ua} if ua else {}
+    r = site.request("GET", "/register/" + token, headers=h, addr=addr)
+    if r.status != 200:
+        return r
+    fields = dict(re.findall(r'name="([a-z0-9]+)" value="([^"]*)"', r.text))
+    cookie = None
+    for v in r.headers_named("Set-Cookie"):
+        if v.startswith("invites_csrf="):
+            cookie = v.split(";")[0]
+    body = {"csrf": fields.get("csrf", ""), "password": password,
+            "password2": password}
+    if username is not None:
+        body["username"] = username
+    h.update({"Content-Type": "application/x-www-form-urlencoded",
+              "Origin": site.base, "Cookie": cookie or ""})
+    return site.request("POST", "/register/" + token, headers=h,
+                        body=urllib.parse.urlencode(body), addr=addr)
