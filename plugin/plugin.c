@@ -297,6 +297,9 @@ plugin_open(const struct invites_host *host, void *host_ctx,
 	rc = invites_config_load(config_path, &inst->cfg, errmsg_r);
 	if (rc < 0)
 		goto out;
+	/* The store's own messages (recovery, errors) go to this host. */
+	log_inst = inst;
+	invites_set_log(library_log, NULL);
 	rc = invites_store_open(inst->cfg,
 	                        INVITES_OPEN_CREATE | INVITES_OPEN_DAEMON,
 	                        &inst->st);
@@ -311,11 +314,13 @@ plugin_open(const struct invites_host *host, void *host_ctx,
 	rc = inv__proto_new(inst->cfg, inst->st, &inst->proto);
 	if (rc < 0)
 		goto out;
-	log_inst = inst;
-	invites_set_log(library_log, NULL);
 	*inst_r = inst;
 	return 0;
 out:
+	if (log_inst == inst) {
+		invites_set_log(NULL, NULL);
+		log_inst = NULL;
+	}
 	invites_store_close(&inst->st);
 	invites_config_free(&inst->cfg);
 	inv__proto_free(&inst->proto);

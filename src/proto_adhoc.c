@@ -446,6 +446,8 @@ form_values(const struct inv__xml *form, const char *var,
 	struct inv__xml *f, *val;
 
 	*n_r = 0;
+	if (form == NULL)
+		return 0;
 	for (f = inv__xml_child(form, INV__NS_XDATA, "field"); f != NULL;
 	     f = inv__xml_next_named(f, INV__NS_XDATA, "field")) {
 		const char *name = inv__xml_attr(f, "var");
@@ -625,12 +627,67 @@ reset_submit(struct inv__out *o, const struct req *r, const char *node,
 /* List and revoke                                                     */
 /* ------------------------------------------------------------------ */
 
-struct list_ctx {
-	struct inv__xml *x;
-	size_t n;
-	int err;
-	int more;
+/* One pending invite as the list command shows it. */
+struct list_row {
+	char id[INVITES_ID_LEN + 1];
+	const char *kind;
+	char *username;
+	char *inviter;
+	int64_t expires;
+	uint32_t uses, max_uses;
 };
+
+struct list_ctx {
+	struct list_row *rows;
+	size_t n;
+	size_t total;
+	int err;
+};
+
+#define LIST_SCAN 1000      /* invites examined by the list command */
+
+static int
+list_one(void *ctx, const struct invites_invite *inv)
+{
+	struct list_ctx *l = ctx;
+	struct list_row *row;
+	const char *by = inv->inviter ? inv->inviter : inv->created_by;
+
+	l->total++;
+	if (l->n == LIST_SCAN)
+		return 0;
+	row = &l->rows[l->n];
+	memset(row, 0, sizeof(*row));
+	memcpy(row->id, inv->id, sizeof(row->id));
+	row->kind = invites_kind_name(inv->kind);
+	row->username = inv__strdup(inv->username ? inv->username : "");
+	row->inviter = inv__strdup(by ? by : "");
+	row->expires = inv->expires;
+	row->uses = inv->uses;
+	row->max_uses = inv->max_uses;
+	l->n++;
+	if (row->username == NULL || row->inviter == NULL) {
+		l->err = INVITES_ENOMEM;
+		return 1;
+	}
+	return 0;
+}
+
+/* Soonest expiry first; ties in a stable, readable order. */
+static int
+list_cmp(const void *a, const void *b)
+{
+	const struct list_row *x = a, *y = b;
+	int c;
+
+	if (x->expires != y->expires)
+		return x->expires < y->expires ? -1 : 1;
+	if ((c = strcmp(x->kind, y->kind)) != 0)
+		return c;
+	if ((c = strcmp(x->username, y->username)) != 0)
+		return c;
+	return strcmp(x->id, y->id);
+}
 
 static void
 item_field(struct inv__xml *item, const char *var, const char *value,
@@ -643,32 +700,6 @@ item_field(struct inv__xml *item, const char *var, const char *value,
 }
 
 static int
-list_one(void *ctx, const struct invites_invite *inv)
-{
-	struct list_ctx *l = ctx;
-	struct inv__xml *item;
-	char when[32], uses[32];
-
-	if (l->n == LIST_MAX) {
-		l->more = 1;
-		return 1;
-	}
-	l->n++;
-	inv__proto_time(inv->expires, when);
-	snprintf(uses, sizeof(uses), "%u/%u", (unsigned)inv->uses,
-	         (unsigned)inv->max_uses);
-	item = inv__b_el(l->x, INV__NS_XDATA, "item", &l->err);
-	item_field(item, "id", inv->id, &l->err);
-	item_field(item, "kind", invites_kind_name(inv->kind), &l->err);
-	item_field(item, "username", inv->username, &l->err);
-	item_field(item, "inviter", inv->inviter ? inv->inviter
-	                                         : inv->created_by, &l->err);
-	item_field(item, "expire", when, &l->err);
-	item_field(item, "uses", uses, &l->err);
-	return l->err != 0;
-}
-
-static int
 cmd_list(struct inv__out *o, const struct req *r, const char *node)
 {
 	static const char *const cols[][2] = {
@@ -678,38 +709,67 @@ cmd_list(struct inv__out *o, const struct req *r, const char *node)
 	};
 	struct invites_filter flt;
 	struct list_ctx l = { 0 };
-	struct inv__xml *iq, *c, *rep;
+	struct inv__xml *iq, *c, *x, *rep, *item;
+	char when[32], uses[32], *more;
 	size_t i;
 	int rc, err = 0;
 
-	iq = command_reply(r, node, r->sid, "completed", &c, &err);
-	l.x = inv__form_new(c, "result", "Pending invitations", NULL, &err);
-	rep = inv__b_el(l.x, NULL, "reported", &err);
-	for (i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
-		inv__form_field(rep, cols[i][0], "text-single", cols[i][1],
-		                NULL, 0, &err);
-	if (err != 0) {
-		inv__xml_free(&iq);
+	l.rows = inv__calloc(LIST_SCAN, sizeof(*l.rows));
+	if (l.rows == NULL)
 		return oom(o, r);
-	}
 	memset(&flt, 0, sizeof(flt));
 	flt.domain = r->domain;
 	flt.now = inv__now();
 	rc = invites_list(r->p->st, &flt, list_one, &l);
-	if (rc < 0 || l.err != 0) {
-		inv__xml_free(&iq);
-		if (l.err != 0)
-			return oom(o, r);
+	if (rc >= 0 && l.err != 0)
+		rc = l.err;
+	if (rc < 0) {
+		for (i = 0; i < l.n; i++) {
+			invites_free(l.rows[i].username);
+			invites_free(l.rows[i].inviter);
+		}
+		invites_free(l.rows);
 		return inv__out_iq_errcode(o, r->iq, r->to, r->from_full, rc,
 		                           NULL);
 	}
-	if (l.more) {
+	qsort(l.rows, l.n, sizeof(*l.rows), list_cmp);
+	iq = command_reply(r, node, r->sid, "completed", &c, &err);
+	x = inv__form_new(c, "result", "Pending invitations", NULL, &err);
+	rep = inv__b_el(x, NULL, "reported", &err);
+	for (i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
+		inv__form_field(rep, cols[i][0], "text-single", cols[i][1],
+		                NULL, 0, &err);
+	for (i = 0; i < l.n && i < LIST_MAX; i++) {
+		const struct list_row *row = &l.rows[i];
+
+		inv__proto_time(row->expires, when);
+		snprintf(uses, sizeof(uses), "%u/%u", (unsigned)row->uses,
+		         (unsigned)row->max_uses);
+		item = inv__b_el(x, INV__NS_XDATA, "item", &err);
+		item_field(item, "id", row->id, &err);
+		item_field(item, "kind", row->kind, &err);
+		item_field(item, "username", row->username, &err);
+		item_field(item, "inviter", row->inviter, &err);
+		item_field(item, "expire", when, &err);
+		item_field(item, "uses", uses, &err);
+	}
+	if (l.total > LIST_MAX) {
 		struct inv__xml *note = inv__b_el(c, NULL, "note", &err);
 
+		more = inv__asprintf("%zu pending invitations; the %d that "
+		                     "expire first are shown.", l.total,
+		                     LIST_MAX);
 		inv__b_attr(note, "type", "info", &err);
-		inv__b_text(note, "Only the first 100 invitations are shown.",
-		            &err);
+		if (more == NULL && err == 0)
+			err = INVITES_ENOMEM;
+		inv__b_text(note, more, &err);
+		invites_free(more);
 	}
+	for (i = 0; i < l.n; i++) {
+		invites_free(l.rows[i].username);
+		invites_free(l.rows[i].inviter);
+	}
+	invites_free(l.rows);
 	return reply(o, r, &iq, err);
 }
 

@@ -491,6 +491,8 @@ form_field(const struct inv__xml *form, const char *var)
 {
 	struct inv__xml *f;
 
+	if (form == NULL)
+		return NULL;
 	for (f = inv__xml_child(form, INV__NS_XDATA, "field"); f != NULL;
 	     f = inv__xml_next_named(f, INV__NS_XDATA, "field")) {
 		const char *v = inv__xml_attr(f, "var");

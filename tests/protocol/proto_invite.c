@@ -127,6 +127,13 @@ audit_one(void *ctx, const struct invites_audit *a)
 	return 0;
 }
 
+static void
+log_line(void *ctx, int level, const char *msg)
+{
+	(void)ctx;
+	fprintf(stderr, "proto_invite: %d %s\n", level, msg);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -139,6 +146,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "usage: proto_invite CONF COMMAND ...\n");
 		return 2;
 	}
+	invites_set_log(log_line, NULL);
 	rc = invites_config_load(argv[1], &cfg, &msg);
 	if (rc < 0) {
 		printf("config: %s\n", msg ? msg : invites_strerror(rc));
