@@ -188,6 +188,7 @@ enum {
 	CLI_O_CONFIG,
 	CLI_O_VERSION,
 	CLI_O_JSON,
+	CLI_O_VERBOSE,
 	CLI_O_FIRST_CMD /* subcommands number theirs from here */
 };
 

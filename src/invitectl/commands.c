@@ -39,7 +39,8 @@ enum {
 
 #define COMMON_OPTS \
 	{ "help", 'h', 0, CLI_O_HELP }, \
-	{ "config", 'c', CLI_OPT_ARG, CLI_O_CONFIG }
+	{ "config", 'c', CLI_OPT_ARG, CLI_O_CONFIG }, \
+	{ "verbose", 'v', 0, CLI_O_VERBOSE }
 
 #define JSON_OPT { "json", 0, 0, CLI_O_JSON }
 #define END_OPTS { NULL, 0, 0, 0 }
@@ -52,22 +53,31 @@ enum {
 
 #define COMMON_HELP \
 "  -c, --config FILE       the configuration file\n" \
+"  -v, --verbose           print the library's log lines on stderr\n" \
 "  -h, --help              show this help\n"
 
 /* ------------------------------------------------------------------ */
 /* Argument checks                                                     */
 /* ------------------------------------------------------------------ */
 
-/* A role or group name: 1..1023 bytes, no control characters. */
+/* The store's limits on roles and groups. */
+#define MAX_ROLES 32
+#define MAX_ROLE_LEN 255
+#define MAX_GROUPS 32
+#define MAX_GROUP_LEN 1023
+#define MAX_NOTE_LEN 4096
+
+/* A role or group name: 1..maxlen bytes, no control characters. */
 static int
-check_name(struct cli *c, const char *opt, const char *s)
+check_name(struct cli *c, const char *opt, const char *s, size_t maxlen)
 {
 	const unsigned char *p;
 
 	if (s[0] == '\0')
 		return cli_usage(c, "%s needs a non-empty value", opt);
-	if (strlen(s) > 1023)
-		return cli_usage(c, "the value of %s is too long", opt);
+	if (strlen(s) > maxlen)
+		return cli_usage(c, "the value of %s is too long (at most %zu "
+		                 "bytes)", opt, maxlen);
 	for (p = (const unsigned char *)s; *p != '\0'; p++) {
 		if (*p < 0x20 || *p == 0x7f)
 			return cli_usage(c, "the value of %s contains control "
@@ -289,7 +299,8 @@ static const char generate_usage[] =
 "  --admin                 grant the role \"admin\" to the new account\n"
 "  --role ROLE             grant ROLE to the new account (repeatable)\n"
 "  --group GROUP           put the new contact in roster GROUP (repeatable)\n"
-"  --uses N                allow N uses (default 1; not with --reset)\n"
+"  --uses N                allow N uses (default 1; not with --reset or\n"
+"                          --username)\n"
 "  --expires DURATION      valid for DURATION: seconds or a number with\n"
 "                          s, m, h, d or w (default `invite_expiry`, 7d)\n"
 "  --note TEXT             a note for admins (list, show)\n"
@@ -298,8 +309,8 @@ static const char generate_usage[] =
 COMMON_HELP
 "\n"
 "--reset cannot be combined with --contact, --username, --uses, --role,\n"
-"--admin or --group; --username not with --contact; roles on a contact\n"
-"invite need --allow-register.\n"
+"--admin or --group; --username not with --contact or --uses; roles on a\n"
+"contact invite need --allow-register.  At most 32 roles and 32 groups.\n"
 "\n"
 "Prosody equivalent: prosodyctl mod_invites generate example.com --admin\n"
 "(or --role ROLE, --reset USER).\n"
@@ -308,7 +319,7 @@ EXIT_HELP;
 /* Collect the values of a repeatable option, checked, without duplicates. */
 static int
 collect(struct cli *c, const struct cli_args *a, int id, const char *opt,
-        const char **v, size_t *n, size_t max)
+        size_t maxlen, const char **v, size_t *n, size_t max)
 {
 	size_t i, k;
 	int rc;
@@ -318,7 +329,7 @@ collect(struct cli *c, const struct cli_args *a, int id, const char *opt,
 
 		if (a->opts[i].id != id)
 			continue;
-		if ((rc = check_name(c, opt, s)) != 0)
+		if ((rc = check_name(c, opt, s, maxlen)) != 0)
 			return rc;
 		for (k = 0; k < *n; k++) {
 			if (strcmp(v[k], s) == 0)
@@ -327,7 +338,8 @@ collect(struct cli *c, const struct cli_args *a, int id, const char *opt,
 		if (k < *n)
 			continue;
 		if (*n >= max)
-			return cli_usage(c, "too many %s options", opt);
+			return cli_usage(c, "too many %s options (at most %zu)",
+			                 opt, max);
 		v[(*n)++] = s;
 	}
 	return 0;
@@ -378,14 +390,18 @@ cmd_generate(struct cli *c, const struct cli_args *a)
 		if (reset != NULL && uses != 1)
 			return cli_usage(c, "a reset invite has a single use; "
 			                 "drop --uses");
+		if (username != NULL && uses != 1)
+			return cli_usage(c, "a username is registered once: "
+			                 "--username cannot have --uses %s",
+			                 uses_s);
 	}
 	if (cli_opt_has(a, O_ADMIN))
 		roles[n_roles++] = "admin";
-	if ((rc = collect(c, a, O_ROLE, "--role", roles, &n_roles,
-	                  CLI_MAX_ARGS)) != 0)
+	if ((rc = collect(c, a, O_ROLE, "--role", MAX_ROLE_LEN, roles,
+	                  &n_roles, MAX_ROLES)) != 0)
 		return rc;
-	if ((rc = collect(c, a, O_GROUP, "--group", groups, &n_groups,
-	                  CLI_MAX_ARGS)) != 0)
+	if ((rc = collect(c, a, O_GROUP, "--group", MAX_GROUP_LEN, groups,
+	                  &n_groups, MAX_GROUPS)) != 0)
 		return rc;
 	if (reset != NULL && (n_roles > 0 || n_groups > 0))
 		return cli_usage(c, "a reset invite cannot grant roles or "
@@ -393,8 +409,9 @@ cmd_generate(struct cli *c, const struct cli_args *a)
 	if (contact != NULL && !allow_register && n_roles > 0)
 		return cli_usage(c, "roles need an account: add "
 		                 "--allow-register");
-	if (note != NULL && strlen(note) > 4096)
-		return cli_usage(c, "the note is too long (at most 4096 bytes)");
+	if (note != NULL && strlen(note) > MAX_NOTE_LEN)
+		return cli_usage(c, "the note is too long (at most %d bytes)",
+		                 MAX_NOTE_LEN);
 	if ((rc = parse_expires(c, cli_opt_get(a, O_EXPIRES), &expires)) != 0)
 		return rc;
 

@@ -38,6 +38,8 @@ static const char global_usage[] =
 "  -c, --config FILE   the configuration file (default: $INVITES_CONFIG,\n"
 "                      else %s)\n"
 "  -h, --help          show this help, or a command's help\n"
+"  -v, --verbose       print the library's log lines (store warnings,\n"
+"                      recovery notices) on stderr\n"
 "  -V, --version       show the version\n"
 "\n"
 "Environment:\n"
@@ -271,7 +273,7 @@ cli_now(void)
 	if (s != NULL && s[0] != '\0') {
 		errno = 0;
 		v = strtoll(s, &end, 10);
-		if (errno == 0 && *end == '\0' && v > 0)
+		if (errno == 0 && *end == '\0' && v >= 0)
 			return (int64_t)v;
 	}
 	return (int64_t)time(NULL);
@@ -302,8 +304,25 @@ static const struct cli_optdef global_opts[] = {
 	{ "help", 'h', 0, CLI_O_HELP },
 	{ "version", 'V', 0, CLI_O_VERSION },
 	{ "config", 'c', CLI_OPT_ARG, CLI_O_CONFIG },
+	{ "verbose", 'v', 0, CLI_O_VERBOSE },
 	{ NULL, 0, 0, 0 }
 };
+
+static void
+log_to_stderr(void *ctx, int level, const char *msg)
+{
+	static const char *const names[] = {
+		"error", "warning", "notice", "info", "debug"
+	};
+	const char *name = level >= INVITES_LOG_ERR &&
+	                   level <= INVITES_LOG_DEBUG ?
+	                   names[level - INVITES_LOG_ERR] : "log";
+
+	(void)ctx;
+	fprintf(stderr, "invitectl: libinvites %s: ", name);
+	put_line(stderr, msg);
+	fputc('\n', stderr);
+}
 
 /* Write the buffered output to stdout; an exit code. */
 static int
@@ -394,6 +413,8 @@ main(int argc, char **argv)
 	if (cfg == NULL || cfg[0] == '\0')
 		return cli_usage(&c, "the configuration file name is empty");
 	c.config_path = cfg;
+	if (cli_opt_has(&g, CLI_O_VERBOSE) || cli_opt_has(&a, CLI_O_VERBOSE))
+		invites_set_log(log_to_stderr, NULL);
 	if (read_open_timeout() < 0) {
 		cli_error(NULL, "INVITES_OPEN_TIMEOUT: not a number of seconds "
 		          "from 0 to 86400");

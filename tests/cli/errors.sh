@@ -28,6 +28,11 @@ fails 64 "--reset with --username" ic generate example.com --reset juliet --user
 fails 64 "--username with --contact" ic generate example.com --username juliet --contact romeo@example.com
 fails 64 "--allow-register without --contact" ic generate example.com --allow-register
 fails 64 "--reset with --uses 2" ic generate example.com --reset juliet --uses 2
+fails 64 "--username with --uses 2" ic generate example.com --username juliet --uses 2
+fails 64 "too many roles" ic generate example.com $(i=0; while [ $i -lt 33 ]; do printf -- '--role r%d ' $i; i=$((i + 1)); done)
+fails 64 "a role too long" ic generate example.com --role "$(head -c 256 /dev/zero | tr '\0' r)"
+fails 64 "a note too long" ic generate example.com --note "$(head -c 4097 /dev/zero | tr '\0' n)"
+fails 64 "a group with a control character" ic generate example.com --group "$(printf 'a\tb')"
 fails 64 "--reset with --admin" ic generate example.com --reset juliet --admin
 fails 64 "--reset with --group" ic generate example.com --reset juliet --group G
 fails 64 "roles on a contact invite without --allow-register" \
