@@ -510,7 +510,10 @@ same_origin(struct web_req *q)
 
 	if (site && strcmp(site, "same-origin") != 0 && strcmp(site, "none") != 0)
 		return 0;
-	if (origin) {
+	/* Under Referrer-Policy: no-referrer browsers send "Origin: null" on
+	 * their own form posts; then Sec-Fetch-Site (above) and the token
+	 * bound to the SameSite=Strict cookie decide. */
+	if (origin && strcmp(origin, "null") != 0) {
 		size_t n = origin_len(q->w->base_url);
 		const char *host = web__header(q, "Host");
 
@@ -829,10 +832,15 @@ form_post(struct web_req *q, const struct invites_invite *inv, const char *token
 	if (!cookie || !invites_token_plausible(cookie) || !f.csrf ||
 	    strlen(f.csrf) != CSRF_HEX ||
 	    !web__ct_equal(f.csrf, csrf, CSRF_HEX) || !same_origin(q)) {
+		web__log(INVITES_LOG_NOTICE, "register id=%s: form refused "
+		         "(CSRF check: %s) from %s", inv->id,
+		         !cookie ? "no cookie"
+		         : !invites_token_plausible(cookie) ? "bad cookie"
+		         : !f.csrf ? "no form token"
+		         : !same_origin(q) ? "cross-site request"
+		         : "form token mismatch", q->addr);
 		form_free(&f);
 		web__limiter_fail(w->limiter, q->addr, q->now);
-		web__log(INVITES_LOG_NOTICE, "register id=%s: form refused "
-		         "(CSRF check) from %s", inv->id, q->addr);
 		return web__page_error(q, MHD_HTTP_FORBIDDEN, "Form expired",
 		                       "This form has expired or was sent from "
 		                       "another site. Go back, reload the page and "

@@ -227,6 +227,13 @@ def main():
                   extra={"Sec-Fetch-Site": "cross-site"})
     t.eq(r.status, 403, "CSRF: Sec-Fetch-Site cross-site: 403")
     t.eq(r.header("Access-Control-Allow-Origin"), None, "form POST: no CORS")
+    r = post_form(path, fields(), cookie=cookie, addr=fresh_addr(),
+                  extra={"Origin": "null", "Sec-Fetch-Site": "cross-site"})
+    t.eq(r.status, 403, "CSRF: Origin null from another site: 403")
+    r = post_form(path, fields(), cookie=cookie, addr=fresh_addr(),
+                  extra={"Origin": "null"})
+    t.eq(r.status, 503, "own form under no-referrer (Origin: null, same-origin) "
+         "passes the CSRF checks")
 
     b = fresh_addr()
     r = post_form(path, fields(password2="something else"), cookie=cookie, addr=b)
