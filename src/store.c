@@ -588,6 +588,24 @@ inv__store_set_format(struct invites_store *st, uint32_t version)
 	return rc != 0 ? rc : st->ops->set_format(st->be, version);
 }
 
+int
+inv__store_create_raw(struct invites_store *st,
+                      const struct invites_invite *inv)
+{
+	struct inv__create_req req;
+	int rc = writable(st);
+
+	if (rc != 0)
+		return rc;
+	if (inv == NULL || inv->domain == NULL || inv->max_uses == 0)
+		return INVITES_EINVAL;
+	memset(&req, 0, sizeof(req));
+	req.inv = inv;
+	req.now = inv__now();
+	req.extra.purge_at = inv->expires;
+	return st->ops->create(st->be, &req);
+}
+
 /* ------------------------------------------------------------------ */
 /* Create                                                              */
 /* ------------------------------------------------------------------ */
@@ -1288,4 +1306,13 @@ invites_audit_walk(struct invites_store *st, uint64_t from,
 	if (st == NULL || fn == NULL)
 		return INVITES_EINVAL;
 	return st->ops->audit_walk(st->be, from, fn, ctx);
+}
+
+/* For apikey.c: the backend behind a store handle. */
+void
+inv__store_backend(struct invites_store *st, const struct inv__store_ops **ops_r,
+                   struct inv__backend **be_r)
+{
+	*ops_r = st->ops;
+	*be_r = st->be;
 }

@@ -156,7 +156,29 @@ struct inv__store_ops {
 	int (*checkpoint)(struct inv__backend *be, int force);
 	/* Tests only: rewrite the format version in the meta record. */
 	int (*set_format)(struct inv__backend *be, uint32_t version);
+
+	/* Auxiliary records (API keys, apikey.c): small values under text
+	 * keys that start with a prefix of their own ("apikey:"), kept beside
+	 * the data and never mixed with the keys above.  get: INVITES_ENOTFOUND
+	 * when absent, *val_r to free; put: nooverwrite gives INVITES_EEXIST
+	 * when the key exists; del: INVITES_ENOTFOUND when absent; walk:
+	 * every record whose key starts with prefix, until fn returns
+	 * non-zero (which walk returns). */
+	int (*aux_get)(struct inv__backend *be, const char *key, char **val_r,
+	               size_t *len_r);
+	int (*aux_put)(struct inv__backend *be, const char *key, const void *val,
+	               size_t len, int nooverwrite);
+	int (*aux_del)(struct inv__backend *be, const char *key);
+	int (*aux_walk)(struct inv__backend *be, const char *prefix,
+	                int (*fn)(void *ctx, const char *key, const char *val,
+	                          size_t len),
+	                void *ctx);
 };
+
+/* The backend of an open store, for modules beside store.c (apikey.c). */
+void inv__store_backend(struct invites_store *st,
+                        const struct inv__store_ops **ops_r,
+                        struct inv__backend **be_r);
 
 extern const struct inv__store_ops inv__store_bdb_ops;
 
@@ -231,5 +253,9 @@ void inv__audit_fill(struct invites_audit *a, enum invites_event ev,
 /* Tests: see inv__store_ops.checkpoint / set_format. */
 int inv__store_checkpoint(struct invites_store *st, int force);
 int inv__store_set_format(struct invites_store *st, uint32_t version);
+/* Tests: store inv as it is (its hash chosen by the caller), through the
+ * backend's create (reservation checked, audit written, no limit). */
+int inv__store_create_raw(struct invites_store *st,
+                          const struct invites_invite *inv);
 
 #endif /* INVITES_STORE_H */

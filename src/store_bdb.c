@@ -1130,14 +1130,36 @@ meta_put(struct inv__backend *be, uint32_t version, u_int32_t flags)
 	return be->meta->put(be->meta, NULL, &k, &d, DB_AUTO_COMMIT | flags);
 }
 
+static int
+db_empty(struct inv__backend *be, DB *db, int *empty)
+{
+	DBC *c;
+	DBT k, d;
+	int ret;
+
+	*empty = 1;
+	ret = db->cursor(db, NULL, &c, 0);
+	if (ret == 0) {
+		dbt_out(&k);
+		dbt_none(&d);
+		ret = c->get(c, &k, &d, DB_FIRST);
+		if (ret == 0)
+			*empty = 0;
+		if (ret == DB_NOTFOUND)
+			ret = 0;
+		(void)c->close(c);
+		dbt_free(&k);
+		dbt_free(&d);
+	}
+	return map_ret(be, ret, "read");
+}
+
 /* An interrupted creation leaves meta.db without its record; only then
  * (no invites stored) may the record be written now. */
 static int
 invites_empty(struct inv__backend *be, int *empty)
 {
 	DB *db = NULL;
-	DBC *c;
-	DBT k, d;
 	char *path;
 	int ret;
 
@@ -1152,21 +1174,9 @@ invites_empty(struct inv__backend *be, int *empty)
 	ret = open_db(be, &db, F_INVITES, 0, 0);
 	if (ret != 0)
 		return ret;
-	ret = db->cursor(db, NULL, &c, 0);
-	if (ret == 0) {
-		dbt_out(&k);
-		dbt_none(&d);
-		ret = c->get(c, &k, &d, DB_FIRST);
-		if (ret == 0)
-			*empty = 0;
-		if (ret == DB_NOTFOUND)
-			ret = 0;
-		(void)c->close(c);
-		dbt_free(&k);
-		dbt_free(&d);
-	}
+	ret = db_empty(be, db, empty);
 	(void)db->close(db, DB_NOSYNC);
-	return map_ret(be, ret, F_INVITES);
+	return ret;
 }
 
 static int
@@ -1182,7 +1192,11 @@ meta_check(struct inv__backend *be)
 	ret = be->meta->get(be->meta, NULL, &k, &d, 0);
 	if (ret == DB_NOTFOUND) {
 		dbt_free(&d);
-		ret = invites_empty(be, &empty);
+		/* only an empty meta.db is an interrupted creation; one with
+		 * other records belongs to someone else */
+		ret = db_empty(be, be->meta, &empty);
+		if (ret == 0 && empty)
+			ret = invites_empty(be, &empty);
 		if (ret != 0)
 			return ret;
 		if (!empty) {
@@ -2796,6 +2810,197 @@ bdb_set_format(struct inv__backend *be, uint32_t version)
 	return map_ret(be, meta_put(be, version, 0), "write format record");
 }
 
+/* ------------------------------------------------------------------ */
+/* Auxiliary records (API keys): prefixed keys in meta.db               */
+/* ------------------------------------------------------------------ */
+
+/* meta.db holds the format record under META_KEY; auxiliary keys always
+ * carry a "prefix:" of their own, so they never meet it. */
+static int
+aux_key_ok(const char *key)
+{
+	return key != NULL && strchr(key, ':') != NULL &&
+	       strcmp(key, META_KEY) != 0 && strlen(key) < 256;
+}
+
+struct aux_arg {
+	const char *key;
+	const void *val;
+	size_t len;
+	int nooverwrite;
+	char *out;
+	size_t outlen;
+	int (*fn)(void *ctx, const char *key, const char *val, size_t len);
+	void *ctx;
+	int stopped;
+};
+
+static int
+aux_get_txn(struct inv__backend *be, DB_TXN *txn, void *arg)
+{
+	struct aux_arg *aa = arg;
+	DBT k, d;
+	int ret;
+
+	dbt_in(&k, aa->key, strlen(aa->key));
+	dbt_out(&d);
+	ret = be->meta->get(be->meta, txn, &k, &d, 0);
+	if (ret == DB_NOTFOUND) {
+		dbt_free(&d);
+		return INVITES_ENOTFOUND;
+	}
+	if (ret != 0) {
+		dbt_free(&d);
+		return ret;
+	}
+	free(aa->out);
+	aa->out = inv__strndup(d.data, d.size);
+	aa->outlen = d.size;
+	dbt_free(&d);
+	return aa->out ? 0 : INVITES_ENOMEM;
+}
+
+static int
+bdb_aux_get(struct inv__backend *be, const char *key, char **val_r,
+            size_t *len_r)
+{
+	struct aux_arg aa;
+	int rc;
+
+	memset(&aa, 0, sizeof(aa));
+	*val_r = NULL;
+	if (!aux_key_ok(key))
+		return INVITES_EINVAL;
+	aa.key = key;
+	rc = run_txn(be, DB_READ_COMMITTED, aux_get_txn, &aa, "aux read");
+	if (rc != 0) {
+		free(aa.out);
+		return rc;
+	}
+	*val_r = aa.out;
+	if (len_r)
+		*len_r = aa.outlen;
+	return 0;
+}
+
+static int
+aux_put_txn(struct inv__backend *be, DB_TXN *txn, void *arg)
+{
+	struct aux_arg *aa = arg;
+	DBT k, d;
+	int ret;
+
+	dbt_in(&k, aa->key, strlen(aa->key));
+	if (aa->val == NULL) {
+		ret = be->meta->del(be->meta, txn, &k, 0);
+		return ret == DB_NOTFOUND ? INVITES_ENOTFOUND : ret;
+	}
+	dbt_in(&d, aa->val, aa->len);
+	ret = be->meta->put(be->meta, txn, &k, &d,
+	                    aa->nooverwrite ? DB_NOOVERWRITE : 0);
+	return ret == DB_KEYEXIST ? INVITES_EEXIST : ret;
+}
+
+static int
+bdb_aux_put(struct inv__backend *be, const char *key, const void *val,
+            size_t len, int nooverwrite)
+{
+	struct aux_arg aa;
+	int rc = check_writable(be);
+
+	if (rc != 0)
+		return rc;
+	if (!aux_key_ok(key) || val == NULL)
+		return INVITES_EINVAL;
+	memset(&aa, 0, sizeof(aa));
+	aa.key = key;
+	aa.val = val;
+	aa.len = len;
+	aa.nooverwrite = nooverwrite;
+	return run_txn(be, 0, aux_put_txn, &aa, "aux write");
+}
+
+static int
+bdb_aux_del(struct inv__backend *be, const char *key)
+{
+	struct aux_arg aa;
+	int rc = check_writable(be);
+
+	if (rc != 0)
+		return rc;
+	if (!aux_key_ok(key))
+		return INVITES_EINVAL;
+	memset(&aa, 0, sizeof(aa));
+	aa.key = key;
+	return run_txn(be, 0, aux_put_txn, &aa, "aux delete");
+}
+
+static int
+aux_walk_txn(struct inv__backend *be, DB_TXN *txn, void *arg)
+{
+	struct aux_arg *aa = arg;
+	size_t plen = strlen(aa->key);
+	DBC *c;
+	DBT k, d;
+	int ret, cret;
+
+	aa->stopped = 0;
+	ret = be->meta->cursor(be->meta, txn, &c, 0);
+	if (ret != 0)
+		return ret;
+	ret = dbt_inout(&k, aa->key, plen);
+	if (ret != 0) {
+		(void)c->close(c);
+		return ret;
+	}
+	dbt_out(&d);
+	ret = c->get(c, &k, &d, DB_SET_RANGE);
+	while (ret == 0 && k.size >= plen && memcmp(k.data, aa->key, plen) == 0) {
+		char *key = inv__strndup(k.data, k.size);
+		char *val = inv__strndup(d.data, d.size);
+
+		if (key == NULL || val == NULL) {
+			free(key);
+			free(val);
+			ret = INVITES_ENOMEM;
+			break;
+		}
+		aa->stopped = aa->fn(aa->ctx, key, val, d.size);
+		free(key);
+		inv__cleanse(val, d.size);
+		free(val);
+		if (aa->stopped)
+			break;
+		ret = c->get(c, &k, &d, DB_NEXT);
+	}
+	if (ret == DB_NOTFOUND || aa->stopped || (ret == 0))
+		ret = 0;
+	dbt_free(&k);
+	dbt_free(&d);
+	cret = c->close(c);
+	return ret != 0 ? ret : cret;
+}
+
+static int
+bdb_aux_walk(struct inv__backend *be, const char *prefix,
+             int (*fn)(void *ctx, const char *key, const char *val, size_t len),
+             void *ctx)
+{
+	struct aux_arg aa;
+	int rc;
+
+	if (prefix == NULL || strchr(prefix, ':') == NULL)
+		return INVITES_EINVAL;
+	memset(&aa, 0, sizeof(aa));
+	aa.key = prefix;
+	aa.fn = fn;
+	aa.ctx = ctx;
+	rc = run_txn(be, DB_READ_COMMITTED, aux_walk_txn, &aa, "aux walk");
+	if (rc != 0)
+		return rc;
+	return aa.stopped;
+}
+
 const struct inv__store_ops inv__store_bdb_ops = {
 	"bdb",
 	bdb_open,
@@ -2817,4 +3022,8 @@ const struct inv__store_ops inv__store_bdb_ops = {
 	bdb_audit_walk,
 	bdb_checkpoint,
 	bdb_set_format,
+	bdb_aux_get,
+	bdb_aux_put,
+	bdb_aux_del,
+	bdb_aux_walk,
 };
