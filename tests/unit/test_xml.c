@@ -209,6 +209,11 @@ test_basic(void)
 	if (iq != NULL)
 		is_str(inv__xml_ns(iq), "jabber:server", "s2s default ns");
 	inv__xml_free(&iq);
+	is_int(inv__xml_parse("<iq/>", 5, "urn:a&b'c<d>\t\n", NULL, &iq),
+	       INV_XML_OK, "a context namespace with characters to escape");
+	if (iq != NULL)
+		is_str(inv__xml_ns(iq), "urn:a&b'c<d>\t\n", "taken verbatim");
+	inv__xml_free(&iq);
 	is_int(inv__xml_parse("<iq/>xxxx", 5, NULL, NULL, &iq), INV_XML_OK,
 	       "length, not NUL, ends the input");
 	inv__xml_free(&iq);
@@ -638,6 +643,23 @@ test_bounds(void)
 	lim.max_memory = 1000;
 	is_int(parse_lim("<a/>", 4, &lim), INV_XML_ETOOBIG,
 	       "a tiny budget fails with ETOOBIG, not ENOMEM");
+
+	/* expat's own memory is charged too: a big token with a small budget */
+	s = rep('v', 200000);
+	in = cat("<r a='", s, "'/>", NULL);
+	memset(&lim, 0, sizeof(lim));
+	lim.max_input = 1 << 20;
+	lim.max_attr_len = 1 << 20;
+	lim.max_memory = 100000;
+	is_int(parse_lim(in, strlen(in), &lim), INV_XML_ETOOBIG,
+	       "expat's buffers count against max_memory");
+	is_int(parse_chunked(in, strlen(in), 4096, NULL, &lim, &e),
+	       INV_XML_ETOOBIG, "the same fed in pieces");
+	lim.max_memory = 4 << 20;
+	is_int(parse_lim(in, strlen(in), &lim), INV_XML_OK,
+	       "and parses within a larger budget");
+	free(in);
+	free(s);
 
 	/* limits given partly */
 	memset(&lim, 0, sizeof(lim));
@@ -1288,6 +1310,39 @@ test_alloc_failure(void)
 		inv__xml_free(&cp);
 	}
 	ok(done && !bad, "copy: ENOMEM at each of %ld allocations", n - 1);
+
+	/* a stanza that makes expat grow its pools (realloc) */
+	{
+		char *v = rep('v', 3000), *t = rep('t', 5000);
+		char *big = cat("<message to='", v, "'><body>", t, "</body>"
+		                "<x xmlns='urn:", v + 2000, "'/></message>",
+		                NULL);
+		struct inv__xml *want = NULL;
+
+		parse_c(big, &want);
+		done = bad = 0;
+		for (n = 0; n < 100000 && !done; n++) {
+			struct inv__xml *e = NULL;
+
+			inv__xml_test_fail_after(n);
+			rc = parse_c(big, &e);
+			inv__xml_test_fail_after(-1);
+			if (rc == INV_XML_OK) {
+				done = 1;
+				if (!inv__xml_equal(e, want))
+					bad++;
+			} else if (rc != INV_XML_ENOMEM || e != NULL) {
+				bad++;
+			}
+			inv__xml_free(&e);
+		}
+		ok(want != NULL && done && !bad,
+		   "big tokens: ENOMEM at each of %ld allocations", n - 1);
+		inv__xml_free(&want);
+		free(big);
+		free(v);
+		free(t);
+	}
 
 	/* the counter counts */
 	inv__xml_test_fail_after(-1);
