@@ -853,8 +853,16 @@ command(struct inv__out *o, struct req *r, const struct inv__xml *cmd)
 	struct inv__xml *iq, *ce;
 	int err = 0, rc;
 
-	if (c == CMD_NONE)
+	if (c == CMD_NONE) {
+		/* A node in our namespaces that we do not know: ours to
+		 * refuse; any other node is the host's. */
+		if (node != NULL
+		    && (strncmp(node, "urn:xmpp:invite#", 16) == 0
+		        || strncmp(node, "xmpp-invites#", 13) == 0))
+			return error(o, r, "cancel", "item-not-found",
+			             "No such command");
 		return INV__PASS;
+	}
 	if (type == NULL || strcmp(type, "set") != 0)
 		return error(o, r, "modify", "bad-request", NULL);
 	if (!may_run(r, c))
