@@ -88,7 +88,8 @@ host_log(void *vctx, int level, const char *msg)
 {
 	struct ar_ctx *ctx = vctx;
 
-	log_write(ctx->c2s->log, level, "invites: %s", msg);
+	/* the engine's lines already start with "invites:" */
+	log_write(ctx->c2s->log, level, "%s", msg);
 }
 
 /* Split bare JID "user@domain" into user and the realm c2s keeps it in. */

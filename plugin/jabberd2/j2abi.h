@@ -511,6 +511,9 @@ enum {
 #define J2_PKT_IQ_RESULT 0x82
 #define J2_PKT_ERROR 0x200
 
+/* jabberd2's internal namespaces (util/uri.h) */
+#define J2_URI_COMPONENT "http://jabberd.jabberstudio.org/ns/component/1.0"
+
 /* storage (libstorage.so.0) */
 #define J2_ST_SUCCESS 0
 #define J2_OS_BOOLEAN 0

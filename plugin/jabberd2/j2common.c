@@ -125,7 +125,7 @@ j2_route_nad(const char *stanza)
 	if (*p == '\0')
 		return NULL;
 	n = (size_t)(p - stanza);
-	head = concat3("<route xmlns='jabber:component:accept'>", stanza, n,
+	head = concat3("<route xmlns='" J2_URI_COMPONENT "'>", stanza, n,
 	               " xmlns='jabber:client'");
 	if (head == NULL)
 		return NULL;

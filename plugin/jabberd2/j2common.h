@@ -22,7 +22,7 @@ int j2_nad_append_fragment(struct j2_nad *nad, const char *xml, int depth);
 
 /*
  * Parse a stanza the engine produced (no xmlns on its top element) into a
- * nad routed by the sm: <route xmlns='jabber:component:accept'> around the
+ * nad routed by the sm: <route/> in jabberd2's component namespace around the
  * stanza in jabber:client.  NULL when it cannot be parsed or no memory.
  */
 struct j2_nad *j2_route_nad(const char *stanza);

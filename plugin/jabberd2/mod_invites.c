@@ -119,9 +119,12 @@ route_xml(struct sm_ctx *ctx, const char *xml)
 		          "invites: jabberd2 could not parse an outgoing stanza");
 		return INVITES_EINTERNAL;
 	}
-	pkt = pkt_new(ctx->sm, nad);
-	if (pkt == NULL)
+	pkt = pkt_new(ctx->sm, nad);   /* frees nad on failure */
+	if (pkt == NULL) {
+		log_write(ctx->sm->log, J2_LOG_ERR,
+		          "invites: jabberd2 refused an outgoing stanza");
 		return INVITES_EINTERNAL;
+	}
 	pkt_router(pkt);
 	return 0;
 }
@@ -475,7 +478,8 @@ host_log(void *vctx, int level, const char *msg)
 {
 	struct sm_ctx *ctx = vctx;
 
-	log_write(ctx->sm->log, level, "invites: %s", msg);
+	/* the engine's lines already start with "invites:" */
+	log_write(ctx->sm->log, level, "%s", msg);
 }
 
 /* ------------------------------------------------------------------ */

@@ -30,7 +30,7 @@ done
 if readelf -d "$mods/authreg_invites.so" 2>/dev/null | grep -q 'lib[at]san\|libubsan'; then
 	skip_all "modules built with sanitizers cannot be loaded by jabberd2"
 fi
-invitectl=$top_builddir/src/invitectl/invitectl
+invitectl=$top_builddir/invitectl
 [ -x "$invitectl" ] || { echo "Bail out! $invitectl was not built"; exit 1; }
 xl=$top_srcdir/contrib/jabberd2/xmpp-local
 

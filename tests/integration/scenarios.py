@@ -54,6 +54,12 @@ def is_(got, want, name):
     ok(got == want, name, 'got:  %r\nwant: %r' % (got, want))
 
 
+def refused(r, name):
+    """Registration refused on an invite-only host: at the XEP-0077 get
+    (the engine may refuse the form) or at the set, with not-allowed."""
+    ok(r.result in ('not-allowed', 'get:not-allowed'), name, 'got: %r' % r.result)
+
+
 def diag(msg):
     print('# ' + msg)
     sys.stdout.flush()
@@ -181,7 +187,7 @@ def server_up():
 async def scenarios(env):
     # 1. no token: refused; the features are offered
     r = await xc.register(env, 'nobody', 'pw-nobody-1')
-    is_(r.result, 'not-allowed', 'registration without a token is refused')
+    refused(r, 'registration without a token is refused')
     ok('urn:xmpp:invite' in r.features, 'stream features offer urn:xmpp:invite',
        sorted(r.features))
     ok('urn:xmpp:ibr-token:0' in r.features, 'stream features offer urn:xmpp:ibr-token:0',
@@ -200,13 +206,13 @@ async def scenarios(env):
     # 3. single use
     r = await xc.register(env, 'alice2', 'pw-alice2', tok)
     is_(r.preauth, 'item-not-found', 'a used token is refused at pre-auth')
-    is_(r.result, 'not-allowed', 'a used token cannot register again')
+    refused(r, 'a used token cannot register again')
     ok(not await can_login(env, 'alice2', 'pw-alice2'), 'no second account from one token')
 
     # 4. bogus and expired tokens
     r = await xc.register(env, 'bogus', 'pw-bogus', 'A' * 22)
     is_(r.preauth, 'item-not-found', 'an unknown token: item-not-found')
-    is_(r.result, 'not-allowed', 'an unknown token cannot register')
+    refused(r, 'an unknown token cannot register')
     r = await xc.register(env, 'bogus', 'pw-bogus', '!')
     ok(r.preauth not in (None, 'result'), 'a malformed token is refused', r.preauth)
     past = str(int(time.time()) - 30 * 86400)
@@ -214,7 +220,7 @@ async def scenarios(env):
     ok(old is not None, 'an invite made 30 days ago (expired)')
     r = await xc.register(env, 'late', 'pw-late', old)
     is_(r.preauth, 'item-not-found', 'an expired token: item-not-found')
-    is_(r.result, 'not-allowed', 'an expired token cannot register')
+    refused(r, 'an expired token cannot register')
 
     # 5. preset username
     uri, tok = generate('--username', 'carol')
@@ -348,10 +354,10 @@ async def scenarios(env):
 
     # 12. malformed and oversized stanzas
     reply = xc.raw_session(env, b"<iq type='set' id='m1'><preauth xmlns='urn:xmpp:pars:0' token='x")
-    reply2 = xc.raw_tls_session(env, b"<iq type='set' id='m2'><preauth xmlns='urn:xmpp:pars:0'/></iq>"
+    reply2 = xc.raw_tls_session(env, timeout=5, payload=b"<iq type='set' id='m2'><preauth xmlns='urn:xmpp:pars:0'/></iq>"
                                      b"<iq type='set' id='m3'><preauth xmlns='urn:xmpp:pars:0' token=''/></iq>"
-                                     b"<iq type='get' id='m4'><query xmlns='jabber:iq:register'><x/></query></iq>"
-                                     b"<<</>")
+                                     b"<iq type='get' id='m4'><query xmlns='jabber:iq:register'><x/></query></iq>")
+    xc.raw_tls_session(env, b"<iq type='set' id='m5'><<</>")
     ok(reply2 is not None and b'bad-request' in reply2,
        'a pre-auth without a token gets bad-request', reply2)
     big = b"<iq type='set' id='big'><preauth xmlns='urn:xmpp:pars:0' token='" + b'A' * 200000 + b"'/></iq>"
@@ -366,7 +372,7 @@ async def scenarios(env):
     is_(rc, 0, 'invitectl revoke succeeds on the running server')
     r = await xc.register(env, 'revoked', 'pw-revoked', tok)
     is_(r.preauth, 'item-not-found', 'a revoked token is refused at once')
-    is_(r.result, 'not-allowed', 'a revoked token cannot register')
+    refused(r, 'a revoked token cannot register')
 
     # 14. a restart keeps invites (and accounts)
     uri, tok = generate()

@@ -32,6 +32,7 @@ NS_STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas'
 TIMEOUT = 20
 
 logging.getLogger('slixmpp').setLevel(logging.CRITICAL)
+logging.getLogger('asyncio').setLevel(logging.CRITICAL)
 
 
 def _insecure_tls(xmpp):
