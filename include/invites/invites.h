@@ -599,6 +599,59 @@ struct invites_uri {
 INVITES_API int invites_uri_parse(const char *uri, struct invites_uri **u_r);
 INVITES_API void invites_uri_free(struct invites_uri **u);
 
+/* ------------------------------------------------------------------ */
+/* API keys (the HTTP API of invites-web)                              */
+/* ------------------------------------------------------------------ */
+
+/*
+ * An API key is "inv_" plus a token: INVITES_APIKEY_LEN characters.  The
+ * store keeps only SHA-256 of it, with a unique name, scopes
+ * ("invites:create", "invites:read", "invites:revoke", "invites:*") and
+ * an optional expiry; the key itself is shown once, at creation.
+ */
+#define INVITES_APIKEY_LEN (4 + INVITES_TOKEN_LEN)
+
+struct invites_apikey {
+	char id[INVITES_ID_LEN + 1]; /* public id: hex prefix of the hash */
+	char *name;
+	char **scopes;
+	size_t n_scopes;
+	int64_t created;             /* Unix seconds */
+	int64_t expires;             /* Unix seconds; 0: never */
+};
+
+INVITES_API void invites_apikey_free(struct invites_apikey **k);
+/* 1 when scope is one of the known scopes. */
+INVITES_API int invites_apikey_scope_valid(const char *scope);
+/*
+ * Create a key named name (A-Z a-z 0-9 . _ -, at most 64) with n_scopes
+ * scopes and an absolute expiry (0: never).  The key goes to key_r
+ * (INVITES_APIKEY_LEN + 1 bytes at least).  INVITES_EEXIST when the name
+ * is taken, INVITES_EINVAL for a bad name or scope.
+ */
+INVITES_API int invites_apikey_create(struct invites_store *st,
+                                      const char *name,
+                                      const char *const *scopes,
+                                      size_t n_scopes, int64_t expires,
+                                      char *key_r, size_t key_size,
+                                      struct invites_apikey **k_r);
+/*
+ * Check a presented key at time now (0: the current time): 0 and the key's
+ * record (k_r may be NULL), INVITES_ENOTFOUND for an unknown or malformed
+ * key, INVITES_EEXPIRED after its expiry.  Cheap for malformed keys.
+ */
+INVITES_API int invites_apikey_check(struct invites_store *st, const char *key,
+                                     int64_t now, struct invites_apikey **k_r);
+typedef int invites_apikey_list_fn(void *ctx, const struct invites_apikey *k);
+/* Call fn per key (in hash order); non-zero from fn stops and is returned. */
+INVITES_API int invites_apikey_list(struct invites_store *st,
+                                    invites_apikey_list_fn *fn, void *ctx);
+/* Delete the key named name_or_id (its name, or a prefix of at least 4
+ * hex digits of its id); INVITES_ENOTFOUND, INVITES_EAMBIG. */
+INVITES_API int invites_apikey_revoke(struct invites_store *st,
+                                      const char *name_or_id,
+                                      struct invites_apikey **k_r);
+
 /* Free memory returned by libinvites (strings, messages). */
 INVITES_API void invites_free(void *p);
 /* Free an array of n strings and the array; accepts NULL. */

@@ -180,6 +180,10 @@ struct cli_command {
 };
 
 extern const struct cli_command cli_commands[];
+/* `api-key` (apikey.c) */
+extern const struct cli_optdef cli_apikey_opts[];
+extern const char cli_apikey_usage[];
+int cli_cmd_apikey(struct cli *c, const struct cli_args *a);
 const struct cli_command *cli_command_find(const char *name);
 
 /* Option ids shared by every subcommand. */

@@ -1111,6 +1111,8 @@ const struct cli_command cli_commands[] = {
 	  stats_usage, stats_opts, cmd_stats },
 	{ "audit", "the audit trail: who invited whom",
 	  audit_usage, audit_opts, cmd_audit },
+	{ "api-key", "keys for the HTTP API of invites-web (apikey.c)",
+	  cli_apikey_usage, cli_apikey_opts, cli_cmd_apikey },
 	{ NULL, NULL, NULL, NULL, NULL }
 };
 
