@@ -969,6 +969,8 @@ inv__proto_server_iq(struct inv__proto *p, const char *xml, size_t len,
 	r.local = dom != 0 && strcmp(r.from + dom, r.domain) == 0;
 	r.admin = r.local && inv__proto_is_admin(p, r.from);
 	child = inv__xml_first(iq);
+	if (child == NULL)
+		goto out;
 	node = inv__xml_attr(child, "node");
 	if (inv__xml_is(child, INV__NS_DISCO_ITEMS, "query")
 	    && strcmp(type, "get") == 0 && node != NULL

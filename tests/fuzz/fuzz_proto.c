@@ -154,10 +154,16 @@ check_out(struct inv__out *o, int rc, size_t size)
 		CHECK(o->err_cond != NULL && o->err_type != NULL,
 		      "a REJECT without a condition");
 	if (o->reply != NULL) {
+		/* Replies may be larger than the bounds for input (a list
+		 * of invites): parse them with generous limits. */
+		struct inv__xml_limits lim = {
+			.max_input = 4u << 20, .max_elements = 1u << 20,
+			.max_memory = 64u << 20,
+		};
 		struct inv__xml *r = NULL;
 
 		CHECK(inv__xml_parse(o->reply, strlen(o->reply),
-		                     INV_XML_NS_CLIENT, NULL, &r) == 0,
+		                     INV_XML_NS_CLIENT, &lim, &r) == 0,
 		      "the reply does not parse");
 		CHECK(inv__proto_is_stanza(r, "iq"), "the reply is not an IQ");
 		inv__xml_free(&r);
