@@ -70,6 +70,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <invites/invites.h> /* INVITES_E* codes, INVITES_LOG_* levels */
+
 #ifdef __cplusplus
 extern "C" {
 #endif

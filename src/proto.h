@@ -118,6 +118,8 @@ struct inv__out {
 void inv__out_init(struct inv__out *o);
 /* Free everything held by o and re-initialise it. */
 void inv__out_clear(struct inv__out *o);
+/* Forget o's actions (nothing will be run). */
+void inv__out_drop_acts(struct inv__out *o);
 
 /* ------------------------------------------------------------------ */
 /* Questions to the host                                               */

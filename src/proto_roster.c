@@ -151,6 +151,7 @@ inv__proto_presence(struct inv__proto *p, const char *xml, size_t len,
 oom:
 	/* The invite may be spent; the subscription then takes the normal
 	 * way, which still works (the inviter is asked). */
+	inv__out_drop_acts(o);
 	o->result = rc = INV__PASS;
 out:
 	inv__xml_free(&pr);
@@ -209,6 +210,11 @@ inv__proto_user_created(struct inv__proto *p, const char *jid,
 	o->result = INV__ACCEPT;
 	return INV__ACCEPT;
 oom:
+	/* The work is taken: log what is lost rather than half of it. */
+	inv__out_drop_acts(o);
+	inv__out_log(o, INVITES_LOG_ERR,
+	             "invites: out of memory applying the invite work of %s",
+	             bare);
 	invites_pending_free(&w);
 	o->result = INV__REJECT;
 	o->err_type = "wait";

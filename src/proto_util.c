@@ -135,7 +135,7 @@ secret_free(char **s)
 }
 
 void
-inv__out_clear(struct inv__out *o)
+inv__out_drop_acts(struct inv__out *o)
 {
 	size_t i;
 
@@ -148,6 +148,13 @@ inv__out_clear(struct inv__out *o)
 		secret_free(&a->secret);
 		invites_strv_free(a->groups, a->n_groups);
 	}
+	o->n_acts = 0;
+}
+
+void
+inv__out_clear(struct inv__out *o)
+{
+	inv__out_drop_acts(o);
 	invites_free(o->acts);
 	invites_free(o->reply);
 	secret_free(&o->undo_token);
@@ -405,20 +412,12 @@ void
 inv__proto_undo(struct inv__proto *p, struct inv__out *o, int errcode)
 {
 	struct inv__xml *req = NULL;
-	size_t i;
 	int err = 0;
 
 	if (o->undo_token != NULL && o->undo_invitee != NULL)
 		invites_unconsume(p->st, o->undo_token, o->undo_invitee);
 	/* Drop every action after the failed one; keep nothing to run. */
-	for (i = 0; i < o->n_acts; i++) {
-		invites_free(o->acts[i].jid);
-		invites_free(o->acts[i].jid2);
-		invites_free(o->acts[i].text);
-		secret_free(&o->acts[i].secret);
-		invites_strv_free(o->acts[i].groups, o->acts[i].n_groups);
-	}
-	o->n_acts = 0;
+	inv__out_drop_acts(o);
 	if (o->iq_id != NULL) {
 		req = inv__b_new(INV_XML_NS_CLIENT, "iq", &err);
 		inv__b_attr(req, "id", o->iq_id, &err);
