@@ -1105,6 +1105,8 @@ inv__xml_add_text_child(struct inv__xml *parent, const char *ns,
 /* Separates namespace URI and local name in expat's names: never in XML. */
 #define NS_SEP '\x01'
 #define WRAP_NAME "inv-wrap"
+/* Expat is fed in slices of this size (see inv__xml_parser_feed()). */
+#define SLICE 4096
 
 struct inv__xml_parser {
 	XML_Parser xp;
@@ -1115,6 +1117,8 @@ struct inv__xml_parser {
 	size_t level;            /* 0 outside the wrapper, 1 in it, 2 + depth - 1 in the stanza */
 	size_t n_elements;
 	size_t fed;
+	char slice[SLICE];       /* input waiting for a whole slice */
+	size_t slice_len;
 	int err;
 	int done;
 };
@@ -1460,6 +1464,8 @@ inv__xml_parser_new(const char *default_ns,
 int
 inv__xml_parser_feed(struct inv__xml_parser *p, const char *data, size_t len)
 {
+	int over = 0;
+
 	if (p == NULL || (data == NULL && len > 0))
 		return INV_XML_EINVAL;
 	if (p->err != INV_XML_OK)
@@ -1467,21 +1473,44 @@ inv__xml_parser_feed(struct inv__xml_parser *p, const char *data, size_t len)
 	if (p->done)
 		return INV_XML_EINVAL;
 	if (len > p->lim.max_input - p->fed) {
-		/*
-		 * Parse what fits first, so that the error does not depend on
-		 * how the input was cut: the first error in the allowed bytes,
-		 * else ETOOBIG.
-		 */
-		size_t room = p->lim.max_input - p->fed;
-
-		p->fed = p->lim.max_input;
-		if (drive(p, data, room, 0) != INV_XML_OK)
-			return p->err;
-		p->err = INV_XML_ETOOBIG;
-		return p->err;
+		/* Parse what fits, then fail: see the end. */
+		len = p->lim.max_input - p->fed;
+		over = 1;
 	}
 	p->fed += len;
-	return drive(p, data, len, 0);
+	/*
+	 * Expat gets the input in slices of SLICE bytes at fixed offsets,
+	 * whatever the caller's pieces, so everything it does (errors, when
+	 * callbacks run, and the memory it holds, which the budget counts)
+	 * is the same for any cut.  Whole slices go straight from data.
+	 */
+	while (len > 0 && p->err == INV_XML_OK) {
+		size_t n;
+
+		if (p->slice_len == 0 && len >= SLICE) {
+			drive(p, data, SLICE, 0);
+			data += SLICE;
+			len -= SLICE;
+			continue;
+		}
+		n = SLICE - p->slice_len < len ? SLICE - p->slice_len : len;
+		memcpy(p->slice + p->slice_len, data, n);
+		p->slice_len += n;
+		data += n;
+		len -= n;
+		if (p->slice_len == SLICE) {
+			p->slice_len = 0;
+			drive(p, p->slice, SLICE, 0);
+		}
+	}
+	if (over && p->err == INV_XML_OK) {
+		/* The first error within max_input bytes wins, else ETOOBIG. */
+		drive(p, p->slice, p->slice_len, 0);
+		p->slice_len = 0;
+		if (p->err == INV_XML_OK)
+			p->err = INV_XML_ETOOBIG;
+	}
+	return p->err;
 }
 
 int
@@ -1499,6 +1528,9 @@ inv__xml_parser_finish(struct inv__xml_parser *p, struct inv__xml **root_r)
 	if (p->done)
 		return INV_XML_EINVAL;
 	p->done = 1;
+	if (drive(p, p->slice, p->slice_len, 0) != INV_XML_OK)
+		return p->err;
+	p->slice_len = 0;
 	rc = drive(p, tail, sizeof(tail) - 1, 1);
 	if (rc != INV_XML_OK)
 		return rc;

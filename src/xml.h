@@ -158,10 +158,12 @@ int inv__xml_parse(const char *data, size_t len, const char *default_ns,
 /*
  * The same, fed in pieces: new, any number of feeds, finish.  The result
  * never depends on how the input is cut (a byte at a time gives the same
- * tree and the same error).  After an error every later feed and finish
- * returns that error.  max_input counts the bytes of all feeds; past it
- * the result is the first error within the first max_input bytes, else
- * INV_XML_ETOOBIG.
+ * tree and the same error, and uses the same memory): input is handed to
+ * expat in slices of 4 KiB at fixed offsets, so an error may be returned
+ * by a later feed (within 4 KiB) or only by finish.  After an error every
+ * later feed and finish returns that error.  max_input counts the bytes
+ * of all feeds; past it the result is the first error within the first
+ * max_input bytes, else INV_XML_ETOOBIG.
  */
 int inv__xml_parser_new(const char *default_ns,
                         const struct inv__xml_limits *lim,

@@ -726,13 +726,12 @@ test_incremental(void)
 		"<a/></inv-wrap>",
 	};
 	size_t i, chunk;
-	int all = 1;
+	int all = 1, rc;
 
 	for (i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
 		struct inv__xml *whole = NULL;
-		int rc = inv__xml_parse(in[i], strlen(in[i]), CLIENT, NULL,
-		                        &whole);
 
+		rc = inv__xml_parse(in[i], strlen(in[i]), CLIENT, NULL, &whole);
 		for (chunk = 1; chunk <= 5; chunk++) {
 			struct inv__xml *part = NULL;
 			int rc2 = parse_chunked(in[i], strlen(in[i]), chunk,
@@ -750,21 +749,77 @@ test_incremental(void)
 	}
 	ok(all, "pieces of 1..5 bytes give the same result as one piece");
 
+	/* long inputs cross the 4 KiB slices in every way */
+	{
+		static const size_t cuts[] = { 1, 3, 4095, 4096, 4097, 10000 };
+		char *body = malloc(24000), *bad;
+		size_t k;
+
+		strcpy(body, "<message><body>");
+		for (k = 0; k < 300; k++)
+			sprintf(body + strlen(body),
+			        "<p n='%zu' xml:lang='en'>text &amp; more %zu</p>",
+			        k, k);
+		strcat(body, "</body></message>");
+		bad = strdup(body);
+		bad[12000] = '<'; /* a stray '<' in the middle */
+		for (i = 0; i < 2; i++) {
+			const char *in2 = i == 0 ? body : bad;
+			struct inv__xml *whole = NULL;
+
+			rc = inv__xml_parse(in2, strlen(in2), CLIENT, NULL,
+			                    &whole);
+			is_int(rc, i == 0 ? INV_XML_OK : INV_XML_EMALFORMED,
+			       i == 0 ? "long stanza" : "long stanza with an error");
+			all = 1;
+			for (k = 0; k < sizeof(cuts) / sizeof(cuts[0]); k++) {
+				struct inv__xml *part = NULL;
+				int rc2 = parse_chunked(in2, strlen(in2),
+				                        cuts[k], CLIENT, NULL,
+				                        &part);
+
+				if (rc2 != rc || (rc == INV_XML_OK &&
+				                  !inv__xml_equal(whole, part)))
+					all = 0;
+				inv__xml_free(&part);
+			}
+			ok(all, "cut anywhere, the same result");
+			inv__xml_free(&whole);
+		}
+		free(body);
+		free(bad);
+	}
+
 	{
 		struct inv__xml_parser *p = NULL;
 		struct inv__xml *e = NULL;
 
 		is_int(inv__xml_parser_new(NULL, NULL, &p), INV_XML_OK, "new");
 		is_int(inv__xml_parser_feed(p, "<a>", 3), INV_XML_OK, "feed");
-		is_int(inv__xml_parser_feed(p, "</b>", 4), INV_XML_EMALFORMED,
-		       "error");
+		rc = inv__xml_parser_feed(p, "</b>", 4);
+		ok(rc == INV_XML_OK || rc == INV_XML_EMALFORMED,
+		   "an error may show at once or later");
+		is_int(inv__xml_parser_finish(p, &e), INV_XML_EMALFORMED,
+		       "finish reports it");
+		ok(e == NULL, "no tree");
 		is_int(inv__xml_parser_feed(p, "</a>", 4), INV_XML_EMALFORMED,
 		       "sticky error on feed");
 		is_int(inv__xml_parser_finish(p, &e), INV_XML_EMALFORMED,
 		       "sticky error on finish");
-		ok(e == NULL, "no tree");
 		inv__xml_parser_free(&p);
 		ok(p == NULL, "parser_free sets NULL");
+		inv__xml_parser_free(&p);
+
+		is_int(inv__xml_parser_new(NULL, NULL, &p), INV_XML_OK, "new");
+		{
+			char *pad = rep(' ', 8192);
+
+			inv__xml_parser_feed(p, "<a></b>", 7);
+			is_int(inv__xml_parser_feed(p, pad, 8192),
+			       INV_XML_EMALFORMED,
+			       "an error shows at a feed within 4 KiB");
+			free(pad);
+		}
 		inv__xml_parser_free(&p);
 
 		is_int(inv__xml_parser_new(NULL, NULL, &p), INV_XML_OK, "new");
