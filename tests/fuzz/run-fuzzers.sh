@@ -16,7 +16,8 @@
 #   CC             clang to use (default clang)
 # Exit status: 0 when no target crashed, 1 when one did (its input is in
 # FUZZ_ARTIFACTS: fix the bug, then commit the input to the corpus as a
-# regression seed), 2 on a build failure, 77 when clang cannot fuzz.
+# regression seed), 2 on a build failure (the targets that build still
+# run), 77 when clang cannot fuzz.
 set -u
 
 srcdir=$(cd "$(dirname "$0")/../.." && pwd)
@@ -77,21 +78,22 @@ if [ ! -f Makefile ]; then
 		exit 2
 	}
 fi
-programs=
-for t in $targets; do
-	programs="$programs tests/fuzz/fuzz_$t"
-done
-# shellcheck disable=SC2086
-if ! make -j"$jobs" $programs >make.log 2>&1; then
-	echo "run-fuzzers: build failed, see $builddir/make.log" >&2
-	tail -20 make.log >&2
-	exit 2
-fi
-
 status=0
+built=
+: >make.log
+for t in $targets; do
+	if make -j"$jobs" "tests/fuzz/fuzz_$t" >>make.log 2>&1; then
+		built="$built $t"
+	else
+		echo "run-fuzzers: fuzz_$t does not build, see $builddir/make.log" >&2
+		tail -20 make.log >&2
+		status=2
+	fi
+done
+
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"
-for t in $targets; do
+for t in $built; do
 	work="$builddir/corpus-$t"
 	mkdir -p "$work"
 	seeds="$srcdir/tests/fuzz/corpus/$t"
