@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The HTTP side of invites-web on libmicrohttpd: one thread per connection
- * (a web registration waits on the XMPP server without holding up other
- * visitors), TCP_NODELAY on every socket, bounded request bodies, routing
+ * The HTTP side of invites-web on libmicrohttpd: a small pool of epoll
+ * threads serves every connection (cheap pages, no thread per visitor); a
+ * web registration, which waits on the XMPP server, runs in a worker thread
+ * of its own with its connection suspended, so it holds up nobody else.
+ * TCP_NODELAY on every socket, bounded request bodies, routing
  * below the public base path, static assets served from memory, and one
  * place (web__send) that puts the security headers on every answer.  The
  * access log names routes and public ids, never a request path, since
@@ -107,9 +109,76 @@ web__send(struct web_req *q, struct web_resp *r)
 	if (r->etag)
 		MHD_add_response_header(resp, "ETag", r->etag);
 	q->status = r->status;
+	if (q->deferred) {
+		/* a worker thread: the connection queues it when it resumes */
+		q->pending = resp;
+		q->pending_status = r->status;
+		return MHD_YES;
+	}
 	ret = MHD_queue_response(q->c, r->status, resp);
 	MHD_destroy_response(resp);
 	return ret;
+}
+
+struct defer_job {
+	struct web_req *q;
+	void (*fn)(struct web_req *q, void *arg);
+	void *arg;
+};
+
+static void *
+defer_main(void *p)
+{
+	struct defer_job *job = p;
+	struct web_req *q = job->q;
+	struct web *w = q->w;
+
+	q->deferred = 1;
+	job->fn(q, job->arg);
+	q->deferred = 0;
+	q->worked = 1;
+	free(job);
+	MHD_resume_connection(q->c);
+	pthread_mutex_lock(&w->work_lock);
+	w->workers--;
+	pthread_cond_broadcast(&w->work_cond);
+	pthread_mutex_unlock(&w->work_lock);
+	return NULL;
+}
+
+int
+web__defer(struct web_req *q, void (*fn)(struct web_req *q, void *arg),
+           void *arg)
+{
+	struct web *w = q->w;
+	struct defer_job *job = inv__malloc(sizeof(*job));
+	pthread_attr_t attr;
+	pthread_t t;
+	int r;
+
+	if (!job)
+		return -1;
+	job->q = q;
+	job->fn = fn;
+	job->arg = arg;
+	pthread_mutex_lock(&w->work_lock);
+	w->workers++;
+	pthread_mutex_unlock(&w->work_lock);
+	MHD_suspend_connection(q->c);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	r = pthread_create(&t, &attr, defer_main, job);
+	pthread_attr_destroy(&attr);
+	if (r != 0) {
+		MHD_resume_connection(q->c);
+		free(job);
+		pthread_mutex_lock(&w->work_lock);
+		w->workers--;
+		pthread_cond_broadcast(&w->work_cond);
+		pthread_mutex_unlock(&w->work_lock);
+		return -1;
+	}
+	return 0;
 }
 
 /* The client's address; from the configured header only when the peer
@@ -326,6 +395,16 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	if (q->pending) { /* a worker's answer, now that we are resumed */
+		enum MHD_Result ret = MHD_queue_response(c, q->pending_status,
+		                                         q->pending);
+
+		MHD_destroy_response(q->pending);
+		q->pending = NULL;
+		return ret;
+	}
+	if (q->worked) /* the worker could not answer: close */
+		return MHD_NO;
 	if (q->status) /* already answered (413 before the body) */
 		return MHD_YES;
 	if (q->body_too_big) {
@@ -360,6 +439,9 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	if (q->body.p)
 		inv__cleanse(q->body.p, q->body.len);
 	inv__buf_free(&q->body);
+	if (q->pending)
+		MHD_destroy_response(q->pending);
+	free(q->token);
 	free(q);
 	*con_cls = NULL;
 }
@@ -441,8 +523,8 @@ web__http_start(struct web *w, const char *listen, const char *ready_file,
 	struct sockaddr_storage ss;
 	socklen_t sl;
 	struct MHD_Daemon *d;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD |
-		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD |
+		MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	const union MHD_DaemonInfo *di;
 
 	*d_r = NULL;
@@ -459,10 +541,11 @@ web__http_start(struct web *w, const char *listen, const char *ready_file,
 	                     MHD_OPTION_NOTIFY_COMPLETED, on_completed, w,
 	                     MHD_OPTION_NOTIFY_CONNECTION, on_connection, w,
 	                     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, w,
-	                     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-	                     MHD_OPTION_CONNECTION_LIMIT, (unsigned)512,
+	                     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)4,
+	                     MHD_OPTION_CONNECTION_LIMIT, (unsigned)4,
+	                     MHD_OPTION_THREAD_POOL_SIZE, (unsigned)WEB_HTTP_THREADS,
 	                     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
-	                     MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+	                     MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)4,
 	                     MHD_OPTION_END);
 	if (!d) {
 		web__log(INVITES_LOG_ERR, "cannot listen on %s: %s", listen,
@@ -488,10 +571,17 @@ web__http_start(struct web *w, const char *listen, const char *ready_file,
 }
 
 void
-web__http_stop(struct MHD_Daemon **d)
+web__http_stop(struct web *w, struct MHD_Daemon **d)
 {
 	if (!d || !*d)
 		return;
+	/* no new connections; let running registrations finish (each is
+	 * bounded by web_register_timeout) and resume their connections */
+	MHD_quiesce_daemon(*d);
+	pthread_mutex_lock(&w->work_lock);
+	while (w->workers)
+		pthread_cond_wait(&w->work_cond, &w->work_lock);
+	pthread_mutex_unlock(&w->work_lock);
 	MHD_stop_daemon(*d);
 	*d = NULL;
 }

@@ -25,6 +25,14 @@ struct web_req {
 	int body_too_big;
 	int started;
 
+	/* a web registration runs in a worker thread while the connection
+	 * is suspended; its answer waits here until the connection resumes */
+	int deferred;
+	int worked;            /* a worker ran for this request */
+	struct MHD_Response *pending;
+	unsigned pending_status;
+	char *token;           /* copy, for the worker */
+
 	/* for the access log: never the token */
 	const char *route;
 	char logid[INVITES_ID_LEN + 1];
@@ -59,6 +67,12 @@ enum MHD_Result web__send(struct web_req *q, struct web_resp *r);
 const char *web__header(struct web_req *q, const char *name);
 const char *web__cookie(struct web_req *q, const char *name);
 const char *web__query(struct web_req *q, const char *name);
+
+/* http.c: run fn(q, arg) in a worker thread with the connection
+ * suspended; fn answers with web__send as usual.  0, or -1 when no thread
+ * could be started (then nothing was suspended). */
+int web__defer(struct web_req *q, void (*fn)(struct web_req *q, void *arg),
+               void *arg);
 
 /* pages.c */
 enum MHD_Result web__page_landing(struct web_req *q, const char *token);

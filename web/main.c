@@ -471,6 +471,8 @@ web_free(struct web *w)
 	free(w->datadir);
 	inv__cleanse(w->csrf_key, sizeof(w->csrf_key));
 	pthread_mutex_destroy(&w->store_lock);
+	pthread_mutex_destroy(&w->work_lock);
+	pthread_cond_destroy(&w->work_cond);
 }
 
 int
@@ -527,6 +529,8 @@ main(int argc, char **argv)
 
 	memset(&w, 0, sizeof(w));
 	pthread_mutex_init(&w.store_lock, NULL);
+	pthread_mutex_init(&w.work_lock, NULL);
+	pthread_cond_init(&w.work_cond, NULL);
 	invites_set_log(lib_log, NULL);
 	if (!config)
 		config = invites_config_default_path();
@@ -591,10 +595,11 @@ main(int argc, char **argv)
 			web__log(INVITES_LOG_NOTICE, "stopping (signal %d)", sig);
 			break;
 		}
-		web__http_stop(&d);
+		web__http_stop(&w, &d);
 		status = 0;
 	}
 	web__register_shutdown();
+	web__qr_cache_clear();
 	web_free(&w);
 	return status;
 }

@@ -413,7 +413,7 @@ web__page_landing(struct web_req *q, const char *token)
 			inv__asprintf("%s/register/%s", w->base_path, token)) : NULL;
 		const char *jid = inv->username ? pool_add(&pool,
 			inv__asprintf("%s@%s", inv->username, inv->domain)) : NULL;
-		const char *qr = url ? pool_add(&pool, web__qr_svg(url,
+		const char *qr = url ? pool_add(&pool, web__qr_svg_cached(url,
 			"QR code of this invite link")) : NULL;
 		const char *other_label = plat == WEB_PLATFORM_UNKNOWN
 			? "Apps for every platform" : "Apps for other platforms";
@@ -977,6 +977,17 @@ refuse:
 	return ret;
 }
 
+static void
+post_worker(struct web_req *q, void *arg)
+{
+	struct invites_invite *inv = arg;
+
+	if (form_post(q, inv, q->token) != MHD_YES && !q->pending)
+		web__log(INVITES_LOG_ERR, "register id=%s: no answer could be "
+		         "made (out of memory)", inv->id);
+	invites_invite_free(&inv);
+}
+
 enum MHD_Result
 web__page_register(struct web_req *q, const char *token)
 {
@@ -998,10 +1009,16 @@ web__page_register(struct web_req *q, const char *token)
 	if (r != 0)
 		return web__store_failure(r) ? page_unavailable(q) : web__page_invalid(q);
 	strcpy(q->logid, inv->id);
-	if (strcmp(q->method, "POST") == 0)
+	if (strcmp(q->method, "POST") == 0) {
+		/* the registration waits on the XMPP server: in a worker, with
+		 * this connection suspended (the worker owns inv from here) */
+		q->token = inv__strdup(token);
+		if (q->token && web__defer(q, post_worker, inv) == 0)
+			return MHD_YES;
 		ret = form_post(q, inv, token);
-	else
+	} else {
 		ret = form_get(q, inv, token);
+	}
 	invites_invite_free(&inv);
 	return ret;
 }

@@ -28,6 +28,7 @@
 #define WEB_PASSWORD_MAX  256   /* bytes of a password */
 #define WEB_URL_MAX       2048  /* bytes of a request path */
 #define WEB_TMPL_DEPTH    8     /* nested partials / sections */
+#define WEB_HTTP_THREADS  2     /* epoll threads serving connections */
 
 /* ------------------------------------------------------------------ */
 /* Templates (tmpl.c)                                                  */
@@ -86,6 +87,9 @@ void web__xml_escape(struct inv__buf *b, const char *s);
 
 /* An inline <svg> of text (byte mode, level M), NULL on failure. */
 char *web__qr_svg(const char *text, const char *title);
+/* The same through a small LRU cache (thread-safe); clear it at exit. */
+char *web__qr_svg_cached(const char *text, const char *title);
+void web__qr_cache_clear(void);
 
 /* ------------------------------------------------------------------ */
 /* Client apps (apps.c)                                                */
@@ -215,13 +219,18 @@ struct web {
 	size_t n_statics;
 	unsigned char csrf_key[32];
 	struct web_limiter *limiter;
+
+	/* registrations running in worker threads (see web__defer) */
+	pthread_mutex_t work_lock;
+	pthread_cond_t work_cond;
+	unsigned workers;
 };
 
 /* http.c: start and stop the HTTP server. */
 struct MHD_Daemon;
 int web__http_start(struct web *w, const char *listen, const char *ready_file,
                     struct MHD_Daemon **d_r);
-void web__http_stop(struct MHD_Daemon **d);
+void web__http_stop(struct web *w, struct MHD_Daemon **d);
 
 /* main.c: logging (tokens are redacted from every line). */
 void web__log(int level, const char *fmt, ...) INVITES_PRINTF(2, 3);

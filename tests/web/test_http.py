@@ -120,9 +120,10 @@ def main():
     t.ok("<script>" not in body.replace('<script src=', ''),
          "landing: no inline script")
     t.ok(" style=" not in body, "landing: no inline style attributes")
-    for ref in re.findall(r'(?:href|src)="(/[^"]*)"', body):
+    for ref in sorted(set(re.findall(r'(?:href|src)="(/[^"]*)"', body))):
         rr = get(ref)
-        t.eq(rr.status, 200, "landing: referenced asset %s served" % ref[:40])
+        t.eq(rr.status, 200, "landing: referenced path %s answers 200" %
+             ref.replace(tok, "TOKEN"))
 
     r = site.request("HEAD", "/invite/" + tok, addr=fresh_addr())
     t.eq(r.status, 200, "landing HEAD: 200")
@@ -356,6 +357,8 @@ def main():
     else:
         t.diag("invitectl has no api-key command yet: key tests skipped")
 
+    slow_server_tests()
+
     # ---- 429 after repeated failures ----
     a = fresh_addr()
     for i in range(5):
@@ -387,6 +390,70 @@ def main():
          "leaked: %d tokens" % len(leaked))
     t.ok(account["id"] in log, "the log names invites by public id")
     t.ok("/invite/-" in log, "the access log names routes, not paths")
+
+
+def slow_server_tests():
+    """A registration waiting on a silent XMPP server holds up nobody, and
+    SIGTERM waits for it; the visitor gets 503 when it times out."""
+    import socket
+    import threading
+    hole = socket.socket()
+    hole.bind(("127.0.0.1", 0))
+    hole.listen(4)
+    accepted = threading.Event()
+    conns = []
+
+    def swallow():
+        c, _ = hole.accept()
+        conns.append(c)
+        accepted.set()
+    threading.Thread(target=swallow, daemon=True).start()
+    s2 = webtest.Site(extra_conf="xmpp_server = 127.0.0.1:%d\n"
+                      "web_register_timeout = 4s\n" % hole.getsockname()[1])
+    try:
+        inv = s2.generate()
+        if not t.ok(s2.start(), "second daemon with a silent XMPP server"):
+            return
+        r = s2.request("GET", "/register/" + inv["token"])
+        f = form_fields(r.text)
+        cookie = cookie_of(r)
+        out = {}
+
+        def post():
+            out["r"] = s2.request("POST", "/register/" + inv["token"], headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Origin": s2.base, "Cookie": cookie},
+                body=urllib.parse.urlencode({
+                    "csrf": f["csrf"], "username": "slow",
+                    "password": "long enough", "password2": "long enough"}))
+        th = threading.Thread(target=post)
+        th.start()
+        t.ok(accepted.wait(30), "the registration connects to the XMPP server")
+        r = s2.request("GET", "/invite/" + inv["token"])
+        t.ok(r.status == 200 and "r" not in out,
+             "a landing page is served while a registration waits")
+        th.join(60)
+        t.ok("r" in out and out["r"].status == 503 and
+             "cannot be reached" in out["r"].text,
+             "the waiting registration ends in 503 after its time-out")
+        t.eq(s2.request("GET", "/invite/" + inv["token"]).status, 200,
+             "and the invite is still usable")
+        # SIGTERM while a registration waits: the daemon lets it finish
+        accepted.clear()
+        threading.Thread(target=swallow, daemon=True).start()
+        out.clear()
+        th = threading.Thread(target=post)
+        th.start()
+        accepted.wait(30)
+        rc = s2.stop()
+        th.join(60)
+        t.ok(rc == 0 and "r" in out and out["r"].status == 503,
+             "SIGTERM during a registration: it is answered, clean exit")
+    finally:
+        for c in conns:
+            c.close()
+        hole.close()
+        s2.cleanup()
 
 
 def api_key_tests():
