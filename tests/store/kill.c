@@ -1,0 +1,294 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kill -9 of a writer, many times.  A writer process creates invites and
+ * consumes every other one in a loop, acknowledging each committed
+ * operation in memory it shares with this process (MAP_SHARED survives the
+ * kill).  It is SIGKILLed at random moments: during its open (and so
+ * during recovery), or in the middle of its load; every other round it is
+ * a daemon with a watchdog thread.  After each kill a recovering open must
+ * find every acknowledged invite, every acknowledged consume still
+ * consumed, and nothing consumed that was never attempted.  At the end the
+ * database files, copied after a checkpoint, pass $DB_VERIFY (db5.3_verify)
+ * when configure found it.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store.h"
+#include "tap.h"
+#include "store/helpers.h"
+
+#define ROUNDS 12
+#define MAX_SLOTS 4000
+
+enum slot_state {
+	S_EMPTY = 0,
+	S_CREATED = 1,  /* create acknowledged, no consume attempted */
+	S_CONSUMING = 2, /* consume started, outcome unknown */
+	S_CONSUMED = 3  /* consume acknowledged */
+};
+
+struct slot {
+	char token[INVITES_TOKEN_MAX + 1];
+	volatile int state;
+	int contact;
+};
+
+struct shared {
+	volatile int opened;
+	volatile int n;          /* slots in use */
+	volatile int next;       /* first slot that may still be consumed */
+	struct slot slots[MAX_SLOTS];
+};
+
+static struct shared *sh;
+
+static void
+writer(const struct invites_config *cfg, unsigned flags, uint64_t seed)
+{
+	struct invites_store *st = NULL;
+	struct invites_spec s;
+	char tok[INVITES_TOKEN_MAX + 1], user[32];
+	const char *groups[] = { "Friends" };
+	unsigned iter = 0;
+	int rc, i;
+
+	if (invites_store_open(cfg, flags, &st) != 0)
+		_exit(2);
+	sh->opened = 1;
+	for (;;) {
+		iter++;
+		i = sh->n;
+		if (i < MAX_SLOTS) {
+			memset(&s, 0, sizeof(s));
+			s.domain = "example.com";
+			if (helper_rand(&seed) % 3 == 0) {
+				s.kind = INVITES_KIND_CONTACT;
+				s.flags = INVITES_F_REGISTER;
+				s.inviter = "romeo@example.com";
+				s.groups = groups;
+				s.n_groups = 1;
+			} else {
+				s.kind = INVITES_KIND_ACCOUNT;
+			}
+			rc = invites_create(st, cfg, &s, tok, sizeof(tok), NULL);
+			if (rc != 0)
+				_exit(3);
+			/* acknowledged: the slot is written after the commit */
+			memcpy(sh->slots[i].token, tok, sizeof(tok));
+			sh->slots[i].contact = s.kind == INVITES_KIND_CONTACT;
+			__sync_synchronize();
+			sh->slots[i].state = S_CREATED;
+			__sync_synchronize();
+			sh->n = i + 1;
+		}
+		if (iter % 2 == 0) {
+			while (sh->next < sh->n &&
+			       sh->slots[sh->next].state != S_CREATED)
+				sh->next++;
+			i = sh->next;
+			if (i >= sh->n)
+				continue;
+			sh->slots[i].state = S_CONSUMING;
+			__sync_synchronize();
+			snprintf(user, sizeof(user), "u%d", i);
+			rc = invites_consume(st, sh->slots[i].token, "example.com",
+			                     INVITES_FOR_REGISTER, user, NULL, 1, 0,
+			                     NULL);
+			if (rc != 0)
+				_exit(4);
+			__sync_synchronize();
+			sh->slots[i].state = S_CONSUMED;
+		}
+	}
+}
+
+/* Check every acknowledged operation; settle the unknown ones. */
+static int
+verify(const struct invites_config *cfg, int round, int *lost, int *revived)
+{
+	struct invites_store *st = NULL;
+	struct invites_invite *inv = NULL;
+	int i, rc, n = sh->n;
+
+	rc = invites_store_open(cfg, 0, &st);
+	if (rc != 0) {
+		diag("round %d: reopen: %s", round, invites_err_name(rc));
+		return rc;
+	}
+	for (i = 0; i < n; i++) {
+		struct slot *sl = &sh->slots[i];
+
+		if (sl->state == S_EMPTY)
+			continue;
+		rc = invites_get_by_token(st, sl->token, &inv);
+		if (rc != 0) {
+			(*lost)++;
+			diag("round %d: acknowledged invite %d: %s", round, i,
+			     invites_err_name(rc));
+			continue;
+		}
+		switch (sl->state) {
+		case S_CREATED:
+			if (inv->uses != 0) {
+				(*revived)++; /* consumed without an attempt */
+				diag("round %d: invite %d used without a consume",
+				     round, i);
+			}
+			break;
+		case S_CONSUMED:
+			if (inv->uses != 1) {
+				(*revived)++;
+				diag("round %d: consumed invite %d is usable again",
+				     round, i);
+			}
+			break;
+		case S_CONSUMING:
+			/* the kill landed inside consume: either outcome is
+			 * fine, but it must be all or nothing */
+			sl->state = inv->uses == 1 ? S_CONSUMED : S_CREATED;
+			if (sl->state == S_CREATED && sh->next > i)
+				sh->next = i;
+			break;
+		}
+		invites_invite_free(&inv);
+	}
+	invites_store_close(&st);
+	return 0;
+}
+
+/* Copy the database files after a checkpoint and run $DB_VERIFY on them. */
+static void
+db_verify(const char *base, const char *dir, const struct invites_config *cfg)
+{
+	const char *prog = getenv("DB_VERIFY");
+	struct invites_store *st = NULL;
+	struct dirent *de;
+	char *copy, *from, *to, *cmd;
+	int failed = 0, files = 0, rc;
+	DIR *d;
+
+	if (prog == NULL || *prog == '\0') {
+		ok(1, "# SKIP DB_VERIFY is not set (db5.3_verify not found)");
+		return;
+	}
+	rc = invites_store_open(cfg, 0, &st);
+	if (rc == 0)
+		rc = inv__store_checkpoint(st, 1);
+	invites_store_close(&st);
+	ok(rc == 0, "recovering open and checkpoint before verification");
+	copy = inv__asprintf("%s/verify-copy", base);
+	mkdir(copy, 0700);
+	d = opendir(dir);
+	while (d != NULL && (de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+
+		if (len < 4 || strcmp(de->d_name + len - 3, ".db") != 0)
+			continue;
+		from = inv__asprintf("%s/%s", dir, de->d_name);
+		to = inv__asprintf("%s/%s", copy, de->d_name);
+		cmd = inv__asprintf("cp '%s' '%s' && '%s' -q '%s'", from, to, prog,
+		                    to);
+		files++;
+		if (system(cmd) != 0) {
+			failed++;
+			diag("%s fails verification", de->d_name);
+		}
+		free(from);
+		free(to);
+		free(cmd);
+	}
+	if (d != NULL)
+		closedir(d);
+	ok(files == 8 && failed == 0, "%s passes on all %d database files",
+	   prog, files);
+	free(copy);
+}
+
+int
+main(void)
+{
+	struct invites_config *cfg;
+	struct invites_store *st = NULL;
+	char base[512], *dir;
+	int round, lost = 0, revived = 0, settled = 1, killed_open = 0;
+	int consumed = 0, i, status;
+	const char *env_seed = getenv("KILL_SEED");
+	uint64_t seed;
+	pid_t pid;
+
+	seed = env_seed != NULL ? strtoull(env_seed, NULL, 10)
+	                        : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
+	if (seed == 0)
+		seed = 1;
+	diag("KILL_SEED=%llu", (unsigned long long)seed);
+	alarm(120);
+	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
+	          MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (sh == MAP_FAILED)
+		skip_all("no shared memory");
+	memset(sh, 0, sizeof(*sh));
+	helper_base(base, sizeof(base), "kill");
+	dir = inv__asprintf("%s/store", base);
+	cfg = helper_cfg(dir);
+	if (invites_store_open(cfg, INVITES_OPEN_CREATE, &st) != 0)
+		skip_all("cannot create a store");
+	invites_store_close(&st);
+
+	for (round = 0; round < ROUNDS; round++) {
+		unsigned flags = round % 2 ? INVITES_OPEN_DAEMON : 0;
+		long delay_us;
+
+		sh->opened = 0;
+		pid = fork();
+		if (pid == 0)
+			writer(cfg, flags, seed + (uint64_t)round);
+		if (round % 4 == 3) {
+			/* early: often inside open, and so inside recovery */
+			delay_us = (long)(helper_rand(&seed) % 8000);
+		} else {
+			for (i = 0; i < 2000 && !sh->opened; i++)
+				usleep(1000);
+			delay_us = 30000 + (long)(helper_rand(&seed) % 220000);
+		}
+		usleep((useconds_t)delay_us);
+		if (!sh->opened)
+			killed_open++;
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		if (!WIFSIGNALED(status)) {
+			diag("round %d: the writer exited with %d before the kill",
+			     round, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+			settled = 0;
+		}
+		if (verify(cfg, round, &lost, &revived) != 0)
+			settled = 0;
+	}
+	for (i = 0; i < sh->n; i++)
+		if (sh->slots[i].state == S_CONSUMED)
+			consumed++;
+	diag("%d rounds (%d killed before the open finished): %d invites "
+	     "acknowledged, %d consumed", ROUNDS, killed_open, sh->n, consumed);
+	ok(settled, "every writer died by the kill and every reopen worked");
+	ok(sh->n > 0 && consumed > 0, "the writers got work done");
+	ok(lost == 0, "no acknowledged invite was lost (%d)", lost);
+	ok(revived == 0, "no acknowledged consume was undone, nothing was "
+	   "consumed unasked (%d)", revived);
+	db_verify(base, dir, cfg);
+	invites_config_free(&cfg);
+	free(dir);
+	helper_rm_rf(base);
+	munmap(sh, sizeof(*sh));
+	return done_testing();
+}
