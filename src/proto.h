@@ -220,6 +220,7 @@ struct inv__pstream {
 	struct inv__proto *p;
 	char domain[INVITES_JID_MAX + 1];
 	unsigned flags;
+	int served;                 /* domain is in the `domains` key */
 	unsigned failures;          /* failed pre-auth attempts */
 	char *token;                /* the accepted pre-auth token (secret) */
 	char *committed_token;      /* register_commit: for the rollback */

@@ -38,6 +38,9 @@ inv__pstream_new(struct inv__proto *p, const char *domain, unsigned flags,
 	}
 	ps->p = p;
 	ps->flags = flags;
+	/* A stream for a domain we do not serve gets no invite features;
+	 * registration on it stays gated all the same. */
+	ps->served = invites_config_serves(p->cfg, ps->domain);
 	*ps_r = ps;
 	return 0;
 }
@@ -90,8 +93,8 @@ inv__proto_features(struct inv__proto *p, struct inv__pstream *ps,
 		"<register xmlns='" INV__NS_INVITE "'/>";
 
 	*xml_r = NULL;
-	if (p == NULL || ps == NULL || (ps->flags & INV__PS_AUTHENTICATED)
-	    || insecure(p, ps))
+	if (p == NULL || ps == NULL || !ps->served
+	    || (ps->flags & INV__PS_AUTHENTICATED) || insecure(p, ps))
 		return INV__PASS;
 	*xml_r = inv__asprintf("%s%s", with_iq_register ? reg : "", ours);
 	if (*xml_r == NULL)
