@@ -148,11 +148,18 @@ struct cli {
 	char *outbuf;
 	size_t outlen;
 	int store_open;
+	int may_retry;                /* an ERECOVER may be retried once */
+	int retry;                    /* set by cli_fail on such an ERECOVER */
 };
 
 /* Print "invitectl: CMD: <message>" to stderr (one line). */
 void cli_error(const struct cli *c, const char *fmt, ...) INVITES_PRINTF(2, 3);
-/* A library error: print "invitectl: WHAT: <strerror>" and return the exit code. */
+/*
+ * A library error: print "invitectl: WHAT: <strerror>" and return the exit
+ * code.  INVITES_ERECOVER (another process recovered the store under us)
+ * is not printed the first time: main reopens the store and runs the
+ * command again.
+ */
 int cli_fail(const struct cli *c, const char *what, int err);
 /* A usage error: print the message plus a hint to --help, return 64. */
 int cli_usage(const struct cli *c, const char *fmt, ...) INVITES_PRINTF(2, 3);
@@ -164,7 +171,7 @@ int cli_load_config(struct cli *c);
  * an exit code (0 when open).
  */
 int cli_open_store(struct cli *c, unsigned flags);
-/* Close the store and restore the signal mask. */
+/* Close the store (main restores the signal mask after the output). */
 void cli_close_store(struct cli *c);
 /* The actor recorded for changes: "invitectl:" + login name. */
 const char *cli_actor(void);

@@ -100,6 +100,10 @@ cli_error(const struct cli *c, const char *fmt, ...)
 int
 cli_fail(const struct cli *c, const char *what, int err)
 {
+	if (err == INVITES_ERECOVER && c != NULL && c->may_retry) {
+		((struct cli *)c)->retry = 1;
+		return invites_err_exit_code(err);
+	}
 	if (what != NULL && what[0] != '\0')
 		cli_error(c, "%s: %s", what, invites_strerror(err));
 	else
@@ -197,7 +201,7 @@ cli_open_store(struct cli *c, unsigned flags)
 	sigaddset(&block, SIGHUP);
 	sigaddset(&block, SIGQUIT);
 	sigaddset(&block, SIGPIPE);
-	if (sigprocmask(SIG_BLOCK, &block, &saved_mask) != 0)
+	if (sigprocmask(SIG_BLOCK, &block, mask_saved ? NULL : &saved_mask) != 0)
 		return cli_fail(c, "blocking signals", INVITES_EINTERNAL);
 	mask_saved = 1;
 
@@ -232,8 +236,17 @@ cli_close_store(struct cli *c)
 		invites_store_close(&c->st);
 		c->store_open = 0;
 	}
+}
+
+/*
+ * Restore the signal mask.  Signals that came while the store was open
+ * are delivered here: after the close, and after the output is written,
+ * so an interrupted generate still prints the link of the invite it made.
+ */
+static void
+restore_signals(void)
+{
 	if (mask_saved) {
-		/* Pending signals are delivered here, after the close. */
 		sigprocmask(SIG_SETMASK, &saved_mask, NULL);
 		mask_saved = 0;
 	}
@@ -346,7 +359,10 @@ flush_output(struct cli *c, int rc)
 	if (fflush(stdout) != 0 || ferror(stdout))
 		rc = -1;
 	if (rc == -1) {
-		cli_error(NULL, "writing output: %s", strerror(errno));
+		/* A reader that went away (| head) is not worth a message;
+		 * the pending SIGPIPE ends us when signals are restored. */
+		if (errno != EPIPE)
+			cli_error(NULL, "writing output: %s", strerror(errno));
 		rc = CLI_EX_IOERR;
 	}
 	return rc;
@@ -425,9 +441,34 @@ main(int argc, char **argv)
 	if (c.out == NULL)
 		return cli_fail(&c, "", INVITES_ENOMEM);
 
+	/*
+	 * Another process may run recovery on the store while we use it
+	 * (for example after a crash of one of the server's processes):
+	 * our handle then fails with ERECOVER, and the cure is to reopen.
+	 * Nothing was changed by the failed attempt, so run the command
+	 * once more on a fresh handle, with its output discarded.
+	 */
+	c.may_retry = 1;
 	rc = cmd->run(&c, &a);
+	if (c.retry) {
+		cli_close_store(&c);
+		fclose(c.out);
+		if (c.outbuf != NULL)
+			explicit_bzero(c.outbuf, c.outlen);
+		free(c.outbuf);
+		c.outbuf = NULL;
+		c.outlen = 0;
+		c.out = open_memstream(&c.outbuf, &c.outlen);
+		if (c.out == NULL)
+			return cli_fail(&c, "", INVITES_ENOMEM);
+		c.may_retry = 0;
+		c.retry = 0;
+		rc = cmd->run(&c, &a);
+	}
 
 	cli_close_store(&c);
 	invites_config_free(&c.cfg);
-	return flush_output(&c, rc);
+	rc = flush_output(&c, rc);
+	restore_signals();
+	return rc;
 }
