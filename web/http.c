@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "http.h"
 
@@ -133,17 +134,24 @@ defer_main(void *p)
 	struct web_req *q = job->q;
 	struct web *w = q->w;
 
+	(void)w;
 	q->deferred = 1;
 	job->fn(q, job->arg);
 	q->deferred = 0;
 	q->worked = 1;
 	free(job);
+	/* q belongs to the connection again: on_completed counts it done */
 	MHD_resume_connection(q->c);
+	return NULL;
+}
+
+static void
+work_done(struct web *w)
+{
 	pthread_mutex_lock(&w->work_lock);
 	w->workers--;
 	pthread_cond_broadcast(&w->work_cond);
 	pthread_mutex_unlock(&w->work_lock);
-	return NULL;
 }
 
 int
@@ -164,18 +172,17 @@ web__defer(struct web_req *q, void (*fn)(struct web_req *q, void *arg),
 	pthread_mutex_lock(&w->work_lock);
 	w->workers++;
 	pthread_mutex_unlock(&w->work_lock);
+	q->in_work = 1;
 	MHD_suspend_connection(q->c);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	r = pthread_create(&t, &attr, defer_main, job);
 	pthread_attr_destroy(&attr);
 	if (r != 0) {
+		q->in_work = 0;
 		MHD_resume_connection(q->c);
 		free(job);
-		pthread_mutex_lock(&w->work_lock);
-		w->workers--;
-		pthread_cond_broadcast(&w->work_cond);
-		pthread_mutex_unlock(&w->work_lock);
+		work_done(w);
 		return -1;
 	}
 	return 0;
@@ -441,6 +448,8 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	inv__buf_free(&q->body);
 	if (q->pending)
 		MHD_destroy_response(q->pending);
+	if (q->in_work)
+		work_done(q->w);
 	free(q->token);
 	free(q);
 	*con_cls = NULL;
@@ -573,14 +582,20 @@ web__http_start(struct web *w, const char *listen, const char *ready_file,
 void
 web__http_stop(struct web *w, struct MHD_Daemon **d)
 {
+	struct timespec until;
+
 	if (!d || !*d)
 		return;
 	/* no new connections; let running registrations finish (each is
 	 * bounded by web_register_timeout) and resume their connections */
 	MHD_quiesce_daemon(*d);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 30 + (time_t)(w->reg_timeout_ms / 1000);
 	pthread_mutex_lock(&w->work_lock);
 	while (w->workers)
-		pthread_cond_wait(&w->work_cond, &w->work_lock);
+		if (pthread_cond_timedwait(&w->work_cond, &w->work_lock,
+		                           &until) != 0)
+			break;
 	pthread_mutex_unlock(&w->work_lock);
 	MHD_stop_daemon(*d);
 	*d = NULL;
