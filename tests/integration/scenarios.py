@@ -371,6 +371,20 @@ async def scenarios(env):
     ok(server_up(), 'malformed and oversized stanzas leave the server running')
     ok(await can_login(env, 'carol', 'carol-pw-1'), 'and it still serves logins')
 
+    # 12b. what the hook must re-enforce before c2s's own checks
+    uri, tok = generate()
+    plain = xc.raw_session(env, b"<iq type='set' id='p1'><preauth xmlns='urn:xmpp:pars:0' token='"
+                           + tok.encode() + b"'/></iq>", timeout=5)
+    ok(b"type='result'" not in plain and b'type="result"' not in plain,
+       'pre-auth before STARTTLS is not accepted (TLS required)', plain)
+    r = await xc.register(env, 'tlsuser', 'pw-tls', tok)
+    is_(r.result, 'ok', 'the token is still usable over TLS afterwards')
+    flood = b''.join(b"<iq type='set' id='f%d'><preauth xmlns='urn:xmpp:pars:0' token='%s'/></iq>"
+                     % (i, b'B' * 22) for i in range(8))
+    reply3 = xc.raw_tls_session(env, flood, timeout=5)
+    ok(reply3 is not None and b'policy-violation' in reply3,
+       'repeated failed pre-auth closes the stream with policy-violation', reply3)
+
     # 13. revoke takes effect at once
     uri, tok = generate()
     rc, out, err = invitectl('revoke', uri)
