@@ -50,7 +50,9 @@ XMPP_DOMAIN=localhost
 XMPP_MODULE_DIR=$mods
 XMPP_LOCAL=$xl
 INVITECTL=$(cd "$(dirname "$invitectl")" && pwd)/$(basename "$invitectl")
-export XMPP_DIR XMPP_DOMAIN XMPP_MODULE_DIR XMPP_LOCAL INVITECTL
+# even if this script is killed, the daemons stop when it is gone
+XMPP_WATCH_PID=$$
+export XMPP_DIR XMPP_DOMAIN XMPP_MODULE_DIR XMPP_LOCAL INVITECTL XMPP_WATCH_PID
 unset XMPP_C2S_PORT XMPP_ROUTER_PORT XMPP_MODULES
 
 cleanup() {
