@@ -144,19 +144,40 @@ inviter_key(DB *sec, const DBT *pkey, const DBT *pdata, DBT *skey)
 	return 0;
 }
 
+/* The fill's cache: a million records fit (see store_bench fill). */
+static const char fill_config[] = "set_cachesize 0 1073741824 1\n";
+
 static void
-write_config(const char *dir)
+write_config(const char *dir, int fill)
 {
 	char path[4096];
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/DB_CONFIG", dir);
-	if (access(path, F_OK) == 0)
-		return;
 	f = fopen(path, "w");
-	if (f == NULL || fputs(db_config, f) < 0 || fclose(f) != 0) {
+	if (f == NULL || fputs(db_config, f) < 0 ||
+	    (fill && fputs(fill_config, f) < 0) || fclose(f) != 0) {
 		perror(path);
 		exit(73);
+	}
+}
+
+/* Remove the regions of a closed environment (see cmd_fill). */
+static void
+drop_regions(const char *dir)
+{
+	char path[4096];
+	DB_ENV *env;
+	int ret = db_env_create(&env, 0);
+
+	if (ret == 0)
+		ret = env->remove(env, dir, 0);
+	if (ret != 0)
+		die_db("remove regions", ret);
+	snprintf(path, sizeof(path), "%s/__db.register", dir);
+	if (unlink(path) != 0 && errno != ENOENT) {
+		perror(path);
+		exit(74);
 	}
 }
 
@@ -178,7 +199,7 @@ open_one(DB_ENV *env, const char *name, int dupsort)
 }
 
 static void
-bare_open(struct bare *b, const char *dir)
+bare_open(struct bare *b, const char *dir, int fill)
 {
 	u_int32_t flags = DB_CREATE | DB_INIT_MPOOL | DB_INIT_LOCK |
 	                  DB_INIT_LOG | DB_INIT_TXN | DB_REGISTER | DB_RECOVER |
@@ -189,7 +210,7 @@ bare_open(struct bare *b, const char *dir)
 		perror(dir);
 		exit(73);
 	}
-	write_config(dir);
+	write_config(dir, fill);
 	if ((ret = db_env_create(&b->env, 0)) != 0)
 		die_db("db_env_create", ret);
 	b->env->set_errcall(b->env, errcall);
@@ -299,7 +320,7 @@ cmd_floor(const char *dir)
 	struct bare b;
 	unsigned char raw[18], key[32], rec[REC_LEN];
 
-	bare_open(&b, dir);
+	bare_open(&b, dir, 0);
 	if (RAND_bytes(raw, sizeof(raw)) != 1) {
 		fprintf(stderr, "bdb_bare: RAND_bytes failed\n");
 		return 70;
@@ -347,10 +368,13 @@ cmd_fill(const char *dir, uint64_t n, unsigned pct)
 	struct bare b;
 	double t0 = bench_now_us();
 
-	bare_open(&b, dir);
+	bare_open(&b, dir, 1);
 	fill(&b, 0, n, pct);
 	b.env->txn_checkpoint(b.env, 0, 0, DB_FORCE);
 	bare_close(&b);
+	/* back to the store's settings: regions are rebuilt at the next open */
+	write_config(dir, 0);
+	drop_regions(dir);
 	printf("phase fill n %llu secs %.3f\n", (unsigned long long)n,
 	       (bench_now_us() - t0) / 1e6);
 	return 0;
@@ -389,7 +413,7 @@ cmd_ops(const char *dir, uint64_t n, uint64_t ops, uint64_t seed)
 		fprintf(stderr, "bdb_bare: out of memory\n");
 		return 70;
 	}
-	bare_open(&b, dir);
+	bare_open(&b, dir, 0);
 	warm(&b);
 
 	/* put: new keys, one transaction each */
@@ -548,7 +572,7 @@ cmd_scan(const char *dir, int64_t now)
 	uint64_t d1, d2;
 	double t0, t1, t2;
 
-	bare_open(&b, dir);
+	bare_open(&b, dir, 0);
 	warm(&b);
 	t0 = bench_now_us();
 	bench_phase_begin();

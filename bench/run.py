@@ -113,11 +113,13 @@ class Bench:
             self.m5_n = 100000
         else:
             self.m1_counts = [0, 100000, 1000000]
-            self.m1_runs, self.m1_prosody_runs = 11, [11, 3, 2]
+            self.m1_runs, self.m1_prosody_runs = 11, [11, 3, 1]
             self.m2_n, self.m2_ops, self.m2_runs = 100000, 1000, 3
             self.m3_flows, self.m3_flows_nagle, self.m3_runs = 200, 100, 3
             self.m5_n = 1000000
         self.only = set(args.only.split(",")) if args.only else None
+        # one prosodyctl run at most this long (each rewrites the store)
+        self.prosody_limit = args.prosody_limit
 
     # ---- processes --------------------------------------------------
 
@@ -261,17 +263,21 @@ class Bench:
 
     # ---- measurement 1: admin command --------------------------------
 
-    def spawn(self, runs, cmd, env=None, timeout=600):
-        """Whole-process runs of cmd; the first is a warm-up and dropped."""
-        p = self.run([self.bin("spawn"), "-n", str(runs + 1), "-t",
+    def spawn(self, runs, cmd, env=None, timeout=600, warmup=True):
+        """Whole-process runs of cmd; with warmup, one more run first that
+        is dropped (page cache, dynamic loader)."""
+        p = self.run([self.bin("spawn"), "-n", str(runs + warmup), "-t",
                       str(timeout), "--"] + cmd, env=env,
                      timeout=timeout * (runs + 2), check=False)
         rows = [parse_kv(l) for l in p.stdout.splitlines() if l.startswith("run ")]
         bad = [r for r in rows if r.get("status") != 0]
+        if bad and bad[0].get("status") == 128 + signal.SIGALRM:
+            raise TimeoutError(bad[0]["wall_ms"])
         if bad or p.returncode != 0:
-            raise RuntimeError("{}: {} of {} runs failed: {}".format(
-                os.path.basename(cmd[0]), len(bad), len(rows), p.stderr[-400:]))
-        rows = rows[1:]
+            raise RuntimeError("{}: run {} of {} failed (status {}): {}".format(
+                os.path.basename(cmd[0]), len(rows), runs + warmup,
+                bad[0].get("status") if bad else "?", p.stderr[-400:]))
+        rows = rows[1:] if warmup else rows
         return {"wall": [r["wall_ms"] for r in rows],
                 "rss": [r["maxrss_kib"] / 1024 for r in rows],
                 "cpu": [r["user_ms"] + r["sys_ms"] for r in rows]}
@@ -368,22 +374,29 @@ class Bench:
             floor = self.spawn(self.m1_runs, [self.bin("bdb_bare"), "floor",
                                               bare])
             pruns = self.m1_prosody_runs[min(i, len(self.m1_prosody_runs) - 1)]
+            pros, plimit = None, None
             try:
                 pros = self.spawn(pruns, ["/usr/bin/prosodyctl", "--config",
                                           os.path.join(pdir, "prosody.cfg.lua"),
                                           "mod_invites", "generate", DOMAIN],
-                                  timeout=300)
+                                  timeout=self.prosody_limit, warmup=pruns >= 5)
+            except TimeoutError as e:
+                plimit = e.args[0]
+                self.notes.append("prosodyctl with {:,} invites stored did not "
+                                  "finish within {} s and was killed: its time "
+                                  "is quoted as a lower bound".format(
+                                      n, self.prosody_limit))
             except RuntimeError as e:
-                pros = None
                 self.notes.append("prosodyctl with {} invites stored failed: {}"
                                   .format(n, e))
             rows.append({"n": n, "ours": ours, "floor": floor, "pros": pros,
-                         "pruns": pruns, "load": loadavg()})
+                         "plimit": plimit, "pruns": pruns, "load": loadavg()})
             # drop Prosody's big file now; keep our store (measurement 5)
             shutil.rmtree(pdir, ignore_errors=True)
             log("  {}: ours {:.2f} ms, floor {:.2f} ms, prosodyctl {} ms".format(
                 n, median(ours["wall"]), median(floor["wall"]),
-                fnum(median(pros["wall"])) if pros else "failed"))
+                fnum(median(pros["wall"])) if pros else
+                "> {:.0f}".format(plimit) if plimit else "failed"))
         self.m1_rows = rows
         self.cmds["m1"] = [
             "store_bench fill STORE N STORE.tok N/100   # fill, not timed",
@@ -628,7 +641,7 @@ class Bench:
             try:
                 # warm-up: 10 flows, not counted
                 tf = self.tokens_for(srv, h, 10, os.path.join(h["dir"], "warm.tok"))
-                self.xreg(h["port"], 10, 1, tf, "w")
+                self.xreg(h["port"], 10, 1, tf, "w", key)
                 for conc in (1, 4):
                     runs = []
                     for r in range(self.m3_runs):
@@ -636,7 +649,7 @@ class Bench:
                             h["dir"], "c{}r{}.tok".format(conc, r)))
                         c0 = self.cpu_ticks(h["pids"])
                         out = self.xreg(h["port"], flows, conc, tf,
-                                        "c{}r{}x".format(conc, r))
+                                        "c{}r{}x".format(conc, r), key)
                         c1 = self.cpu_ticks(h["pids"])
                         out["server_cpu_ms"] = (c1 - c0) / max(out["ok"], 1)
                         runs.append(out)
@@ -649,6 +662,15 @@ class Bench:
             res["rss_idle"] = idle
             res["rss_after"] = {name: self.rss(pid)
                                 for name, pid in h["pids"].items()}
+            if srv == "ours":
+                # every registration must have used up its invite
+                p = self.run([self.bin("store_bench"), "stats",
+                              os.path.join(h["dir"], "store")], check=False)
+                st = phases(p.stdout).get("stats")
+                if st:
+                    res["check"] = ("store after the runs: {:.0f} invites, {:.0f} "
+                                    "still pending (every successful flow used "
+                                    "one up)".format(st["total"], st["pending"]))
             self.m3_res[key] = res
             self.stop(h)
         self.cmds["m3"] = [
@@ -660,7 +682,7 @@ class Bench:
             "({} with Nagle's stall)".format(self.m3_flows, self.m3_flows_nagle),
         ]
 
-    def xreg(self, port, flows, conc, tokfile, prefix):
+    def xreg(self, port, flows, conc, tokfile, prefix, key):
         cmd = [self.bin("xreg"), "-p", str(port), "-d", DOMAIN, "-n", str(flows),
                "-c", str(conc), "-L", "-T", "120", "-u", prefix]
         if tokfile:
@@ -673,8 +695,8 @@ class Bench:
         m = re.search(r"xreg: tls (\S+)", p.stderr)
         out["tls"] = m.group(1) if m else "?"
         if out["failed"]:
-            self.notes.append("port {} run {}: {:.0f} of {:.0f} flows failed: {}"
-                              .format(port, prefix, out["failed"], out["flows"],
+            self.notes.append("{} (run {}): {:.0f} of {:.0f} flows failed: {}"
+                              .format(key, prefix, out["failed"], out["flows"],
                                       " / ".join(l for l in p.stderr.splitlines()
                                                  if "failed" in l)[:300]))
         return out
@@ -793,7 +815,8 @@ class Bench:
         L = ["## 1. `invitectl generate`, whole process", "",
              "Wall time around fork + exec + wait4 (bench/spawn), peak RSS "
              "from wait4. {} runs per cell after one warm-up run (Prosody: "
-             "fewer at large stores, see the runs column). Our store was "
+             "fewer runs and no warm-up at large stores, where one run takes "
+             "seconds; see the runs column). Our store was "
              "filled through the library in one process; Prosody's "
              "`invite_token` file was written directly in its own format; "
              "the floor (`bdb_bare floor`) opens the same kind of Berkeley "
@@ -809,14 +832,20 @@ class Bench:
             om = median(o["wall"])
             if base is None:
                 base = om
-            L.append("| {:,} | {} | {} | {} | {} | {} | {} | {} | {}x faster | "
+            lim = r.get("plimit")
+            if p:
+                pw, prss = spread(p["wall"]), fnum(median(p["rss"]), 1)
+                pr = fnum(ratio(median(p["wall"]), om), 1) + "x faster"
+            elif lim:
+                pw, prss = "> {:,.0f} (killed)".format(lim), "–"
+                pr = "> {}x faster".format(fnum(ratio(lim, om), 0))
+            else:
+                pw, prss, pr = "failed", "–", "–"
+            L.append("| {:,} | {} | {} | {} | {} | {} | {} | {} | {} | "
                      "{:.2f}x | {} |".format(
                          r["n"], spread(o["wall"]), fnum(median(o["rss"]), 1),
                          spread(f["wall"]), fnum(median(f["rss"]), 1),
-                         spread(p["wall"]) if p else "failed",
-                         fnum(median(p["rss"]), 1) if p else "–",
-                         r["pruns"],
-                         fnum(ratio(median(p["wall"]), om), 1) if p else "–",
+                         pw, prss, 1 if lim else r["pruns"], pr,
                          ratio(om, median(f["wall"])), r["load"]))
         last = median(self.m1_rows[-1]["ours"]["wall"])
         L += ["",
@@ -886,19 +915,26 @@ class Bench:
              "c2s); client CPU likewise for xreg's processes.".format(
                  self.m3_runs, self.m3_flows, self.m3_flows_nagle), "",
              "| server | clients | flows/s | flow p50 ms | server CPU ms/flow "
-             "| client CPU ms/flow | TLS |", "|---|---|---|---|---|---|---|"]
+             "| client CPU ms/flow | failed flows | TLS |",
+             "|---|---|---|---|---|---|---|---|"]
         med = {}
         for key, res in self.m3_res.items():
             for conc, runs in sorted(res["cells"].items()):
                 fs = [x["flows_per_s"] for x in runs]
                 med[(key, conc)] = median(fs)
-                L.append("| {} | {} | {} | {} | {} | {} | {} |".format(
-                    res["label"], conc, spread(fs), fnum(median(
-                        [x["p50_ms"] for x in runs]), 1),
-                    fnum(median([x["server_cpu_ms"] for x in runs]), 2),
-                    fnum(median([x["client_cpu_ms_per_flow"] for x in runs]), 2),
-                    runs[0].get("tls", "?")))
+                L.append("| {} | {} | {} | {} | {} | {} | {:.0f} of {:.0f} | {} |"
+                         .format(res["label"], conc, spread(fs), fnum(median(
+                             [x["p50_ms"] for x in runs]), 1),
+                             fnum(median([x["server_cpu_ms"] for x in runs]), 2),
+                             fnum(median([x["client_cpu_ms_per_flow"]
+                                          for x in runs]), 2),
+                             sum(x["failed"] for x in runs),
+                             sum(x["flows"] for x in runs),
+                             runs[0].get("tls", "?")))
         L.append("")
+        for key, res in self.m3_res.items():
+            if res.get("check"):
+                L += ["{}: {}.".format(res["label"], res["check"]), ""]
         L += ["Ratios (medians of this run):", "",
               "| comparison | 1 client | 4 clients | target |", "|---|---|---|---|"]
         for a, b, label, target in (
@@ -1038,9 +1074,16 @@ def main():
                     "stock-nodelay,stock,prosody-nodelay,prosody")
     ap.add_argument("--workdir", help="where the temporary directory goes "
                     "(default /var/tmp)")
+    ap.add_argument("--prosody-limit", type=int, default=300,
+                    help="seconds one prosodyctl run may take (default 300)")
     ap.add_argument("--keep", action="store_true",
                     help="keep the temporary directory")
     args = ap.parse_args()
+    # run from make in the background, SIGINT may be ignored: restore it,
+    # and let SIGTERM also unwind, so servers are stopped and the work
+    # directory removed
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, lambda s, f: sys.exit(143))
     Bench(args).main()
 
 

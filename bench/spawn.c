@@ -9,7 +9,8 @@
  *   run N wall_ms W maxrss_kib R user_ms U sys_ms S status X
  *
  * The command's stdout and stderr go to /dev/null unless -v.  A run that
- * does not exit 0 is reported and makes spawn exit 1 after the last run.
+ * does not exit 0 (or is killed after -t seconds: status 142) is reported
+ * and ends the series: spawn exits 1.
  * Used by bench/run.py for measurement 1 (invitectl generate, prosodyctl,
  * the bare Berkeley DB floor).
  */
@@ -108,8 +109,7 @@ main(int argc, char **argv)
 			}
 		}
 		t1 = now_ms();
-		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-			failed = 1;
+		failed = !WIFEXITED(status) || WEXITSTATUS(status) != 0;
 		printf("run %ld wall_ms %.3f maxrss_kib %ld user_ms %.3f sys_ms %.3f "
 		       "status %d\n",
 		       i, t1 - t0, ru.ru_maxrss, tv_ms(&ru.ru_utime),
@@ -117,6 +117,8 @@ main(int argc, char **argv)
 		       WIFEXITED(status) ? WEXITSTATUS(status)
 		                         : 128 + WTERMSIG(status));
 		fflush(stdout);
+		if (failed)
+			break;
 	}
 	return failed;
 }

@@ -611,7 +611,8 @@ main(int argc, char **argv)
 			if (kept == NULL)
 				_exit(70);
 			/* the barrier: start together when the parent closes */
-			(void)read(pipefd[0], &one, 1);
+			if (read(pipefd[0], &one, 1) < 0)
+				_exit(71);
 			deadline = now_ms() + (double)limit_s * 1e3;
 			for (long i = k; i < flows; i += clients) {
 				char user[96];
@@ -635,8 +636,9 @@ main(int argc, char **argv)
 			    (double)ru.ru_utime.tv_usec / 1e3 +
 			    (double)ru.ru_stime.tv_sec * 1e3 +
 			    (double)ru.ru_stime.tv_usec / 1e3;
-			(void)write(donefd[1], "x", 1);
-			(void)read(quitfd[0], &one, 1);
+			if (write(donefd[1], "x", 1) != 1 ||
+			    read(quitfd[0], &one, 1) < 0)
+				_exit(71);
 			for (size_t j = 0; j < n_kept; j++) {
 				struct conn *lc = calloc(1, sizeof(*lc));
 
