@@ -105,11 +105,12 @@ const char *cli_invite_kind_label(const struct invites_invite *inv);
 /* A key/value pair and a time as ISO 8601 plus Unix seconds. */
 void cli_json_time(struct cli_json *j, const char *key, int64_t t);
 /*
- * Write the fields of inv into an open JSON object (no token or link:
- * callers add those).
+ * Write the fields of inv into an open JSON object, "id" first unless
+ * with_id is 0 (no token or link: callers add those).
  */
 void cli_json_invite_fields(struct cli_json *j,
-                            const struct invites_invite *inv, int64_t now);
+                            const struct invites_invite *inv, int64_t now,
+                            int with_id);
 /* The human-readable "key: value" form of an invite. */
 void cli_print_invite(FILE *f, const struct invites_invite *inv, int64_t now);
 

@@ -245,7 +245,7 @@ print_new_invite(struct cli *c, const struct invites_invite *inv,
 			cli_json_key(&j, "replaces");
 			cli_json_string(&j, replaces);
 		}
-		cli_json_invite_fields(&j, inv, c->now);
+		cli_json_invite_fields(&j, inv, c->now, 0);
 		cli_json_end_object(&j);
 	} else {
 		fprintf(c->out, "%s\n", landing != NULL ? landing : uri);
@@ -541,7 +541,7 @@ list_one(void *ctx, const struct invites_invite *inv)
 		if (l->count > 0)
 			cli_json_newline(&l->j);
 		cli_json_begin_object(&l->j);
-		cli_json_invite_fields(&l->j, inv, l->c->now);
+		cli_json_invite_fields(&l->j, inv, l->c->now, 1);
 		cli_json_end_object(&l->j);
 	} else {
 		char uses[48], exp[64];
@@ -687,7 +687,7 @@ cmd_show(struct cli *c, const struct cli_args *a)
 
 		cli_json_init(&j, c->out);
 		cli_json_begin_object(&j);
-		cli_json_invite_fields(&j, inv, c->now);
+		cli_json_invite_fields(&j, inv, c->now, 1);
 		cli_json_end_object(&j);
 	} else {
 		cli_print_invite(c->out, inv, c->now);

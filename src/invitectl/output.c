@@ -79,10 +79,12 @@ json_strv(struct cli_json *j, const char *key, char *const *v, size_t n)
 
 void
 cli_json_invite_fields(struct cli_json *j, const struct invites_invite *inv,
-                       int64_t now)
+                       int64_t now, int with_id)
 {
-	cli_json_key(j, "id");
-	cli_json_string(j, inv->id);
+	if (with_id) {
+		cli_json_key(j, "id");
+		cli_json_string(j, inv->id);
+	}
 	cli_json_key(j, "kind");
 	cli_json_string(j, invites_kind_name(inv->kind));
 	cli_json_key(j, "allow_register");

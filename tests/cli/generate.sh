@@ -84,6 +84,15 @@ j 'd["created_by"]' | grep -q '^invitectl:.'
 ok $? "json: created_by is invitectl:LOGIN"
 is "$(j 'd["state"]')" "pending" "json: state"
 
+# Bytes that are not UTF-8 and control characters still give valid JSON,
+# and one line per field in show.
+run ic generate example.com --json --note "$(printf 'a\377b\001c\342\202')"
+is "$(printf '%s' "$out" | json 'ascii(d["note"])')" "'a\\ufffdb\\x01c\\ufffd\\ufffd'" \
+	"json: invalid UTF-8 becomes U+FFFD, control characters are escaped"
+run ic show "$(printf '%s' "$out" | json 'd["id"]')"
+printf '%s\n' "$out" | LC_ALL=C grep -q '^note: *a.b?c..$'
+ok $? "show: the note on one line, control characters replaced"
+
 run ic generate example.com --json
 is "$(printf '%s' "$out" | json 'd["expires_unix"] - d["created_unix"]')" 604800 \
 	"default expiry: invite_expiry (7d)"

@@ -66,11 +66,17 @@ fails() {
 }
 
 # json EXPR: evaluate a Python expression on the JSON document on stdin
-# (bound to d) and print the result; exit 1 when it does not parse.
+# (bound to d) and print the result; exit 1 when it does not parse or
+# an object has a key twice.
 json() {
 	python3 -c '
 import json, sys
-d = json.load(sys.stdin)
+def pairs(kv):
+    keys = [k for k, _ in kv]
+    if len(keys) != len(set(keys)):
+        sys.exit("duplicate key in %s" % keys)
+    return dict(kv)
+d = json.load(sys.stdin, object_pairs_hook=pairs)
 r = eval(sys.argv[1])
 print(r if not isinstance(r, (dict, list)) else json.dumps(r))
 ' "$1"
