@@ -7,7 +7,8 @@
  *   ok(cond, "fmt", ...);        -- one test point
  *   is_int(got, want, "name");   -- with a diagnostic on failure
  *   is_str(got, want, "name");   -- NULL-safe
- *   skip_all("reason");          -- exit 77 after "1..0 # SKIP reason"
+ *   skip_all("reason");          -- "1..0 # SKIP reason", exit 0 (the TAP
+ *                                   driver counts it as skipped)
  *   return done_testing();
  */
 #ifndef INVITES_TESTS_TAP_H
@@ -84,7 +85,7 @@ skip_all(const char *reason)
 {
 	printf("1..0 # SKIP %s\n", reason);
 	fflush(stdout);
-	exit(77);
+	exit(0);
 }
 
 #if defined(__GNUC__)

@@ -31,7 +31,7 @@ diag() {
 
 skip_all() {
 	echo "1..0 # SKIP $1"
-	exit 77
+	exit 0
 }
 
 done_testing() {

@@ -2,7 +2,7 @@
 """Shared harness of the invites-web tests: TAP output, a scratch site
 (config + invite store made with invitectl), starting and stopping the
 daemon on a free loopback port, and plain HTTP requests (http.client).
-Tests skip (exit 77) when invites-web or invitectl was not built."""
+Tests skip (a "1..0 # SKIP" plan, exit 0) when invites-web or invitectl was not built."""
 
 import http.client
 import json
@@ -73,7 +73,7 @@ def use_debian_python(module):
 def skip_all(reason):
     print("1..0 # SKIP %s" % reason)
     sys.stdout.flush()
-    sys.exit(77)
+    sys.exit(0)
 
 
 def need_binaries():
