@@ -402,6 +402,36 @@ async def scenarios(env):
     is_(r.result, 'ok', 'an invite made before the restart still registers')
     ok(await can_login(env, 'carol', 'carol-pw-1'), 'accounts survive the restart')
 
+    # 15. a configuration that cannot work is refused at load
+    default_module_refused()
+
+
+def default_module_refused():
+    """authreg_invites as the default <authreg><module> cannot work (c2s
+    has no stream environment yet): c2s must refuse it with one clear line."""
+    d = os.environ['XMPP_DIR']
+    with open(os.path.join(d, 'etc', 'c2s.xml')) as f:
+        conf = f.read()
+    conf = (conf.replace('<module>db</module>', '<module>invites</module>')
+                .replace('log/c2s.log', 'log/c2s-default.log')
+                .replace('run/c2s.pid', 'run/c2s-default.pid'))
+    path = os.path.join(d, 'etc', 'c2s-default.xml')
+    with open(path, 'w') as f:
+        f.write(conf)
+    st = os.stat(d)
+    os.chown(path, st.st_uid, st.st_gid)
+    rc, out, err = run('timeout', '60', XMPP_LOCAL, 'exec',
+                       '/usr/sbin/jabberd2-c2s', '-c', 'etc/c2s-default.xml')
+    try:
+        with open(os.path.join(d, 'log', 'c2s-default.log')) as f:
+            log = f.read()
+    except OSError:
+        log = ''
+    ok(rc not in (0, 124), 'c2s does not start with invites as the default module',
+       'exit %d' % rc)
+    lines = [ln for ln in log.splitlines() if 'refuses to load as the default' in ln]
+    is_(len(lines), 1, 'and says why in one log line')
+
 
 def main():
     env = xc.Env(DOMAIN, os.environ['XMPP_C2S_PORT'])
