@@ -583,6 +583,25 @@ config_bool(const char *v, int dflt)
 	return 1;
 }
 
+/* TCP_NODELAY: <authreg><invites><tcp_nodelay> in c2s.xml when given,
+ * else tcp_nodelay in invites.conf, else on. */
+static int
+want_tcp_nodelay(struct j2_c2s *c2s, const char *cpath)
+{
+	const char *v = config_get_one(c2s->config, "authreg.invites.tcp_nodelay", 0);
+	struct invites_config *cfg = NULL;
+	int on;
+
+	if (v != NULL && *v != '\0')
+		return config_bool(v, 1);
+	if (invites_config_load(cpath != NULL ? cpath : invites_config_default_path(),
+	                        &cfg, NULL) != 0)
+		return 1;   /* open() below reports a bad configuration */
+	on = config_bool(invites_config_get(cfg, "tcp_nodelay"), 1);
+	invites_config_free(&cfg);
+	return on;
+}
+
 int
 ar_init(struct j2_authreg *ar)
 {
@@ -625,8 +644,7 @@ ar_init(struct j2_authreg *ar)
 	}
 	ctx->c2s = c2s;
 	ctx->ar = ar;
-	ctx->tcp_nodelay = config_bool(
-		config_get_one(c2s->config, "authreg.invites.tcp_nodelay", 0), 1);
+	ctx->tcp_nodelay = want_tcp_nodelay(c2s, cpath);
 
 	ctx->backend = authreg_init((void *)c2s, bname);
 	if (ctx->backend == NULL || ctx->backend->user_exists == NULL) {
