@@ -15,20 +15,26 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "store.h"
 
 struct invites_store {
 	const struct inv__store_ops *ops;
-	struct inv__backend *be;
+	struct inv__backend *be;    /* ops->placeholder() after a failed reopen */
 	unsigned flags;
 	int64_t purge_grace;
 	int64_t audit_retention;
+	struct inv__store_params params; /* to reopen with */
+	char *path;
+	int64_t last_reopen;        /* monotonic seconds of the last try */
 };
 
 #define DEFAULT_PURGE_GRACE (30 * INT64_C(86400))
 #define DEFAULT_AUDIT_RETENTION (365 * INT64_C(86400))
 #define DEFAULT_CACHE_BYTES (UINT64_C(64) << 20)
+/* At most one reopen attempt per this many seconds after a failure. */
+#define REOPEN_INTERVAL 1
 /* Tries to draw a token whose hash is not stored yet. */
 #define TOKEN_TRIES 4
 
@@ -428,8 +434,61 @@ check_text(const char *s, size_t max)
 	return 0;
 }
 
+static int64_t
+monotonic_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
+/*
+ * Make sure the backend is usable before an operation.  Once it has
+ * reported a failure that needs recovery (another process recovered the
+ * environment, a process died inside Berkeley DB), the operation that met
+ * it returned INVITES_ERECOVER, since its outcome is unknown; the next one
+ * lands here, closes the failed backend and opens a fresh one (running
+ * recovery if needed), so a long-lived host keeps its handle.  A reopen
+ * that fails is retried at most once per REOPEN_INTERVAL; in between,
+ * calls fail fast with INVITES_ERECOVER.
+ */
 static int
-writable(const struct invites_store *st)
+ready(struct invites_store *st)
+{
+	struct inv__backend *be = NULL;
+	int64_t now;
+	int rc;
+
+	if (!st->ops->failed(st->be))
+		return 0;
+	now = monotonic_seconds();
+	if (st->be == st->ops->placeholder() &&
+	    now - st->last_reopen < REOPEN_INTERVAL)
+		return INVITES_ERECOVER;
+	st->last_reopen = now;
+	st->ops->close(st->be);
+	st->be = st->ops->placeholder();
+	rc = st->ops->open(&st->params, &be);
+	if (rc != 0) {
+		inv__log(INVITES_LOG_ERR, "invite store %s: reopen failed: %s",
+		         st->path, invites_strerror(rc));
+		return rc == INVITES_ENOMEM ? rc : INVITES_ERECOVER;
+	}
+	inv__log(INVITES_LOG_NOTICE,
+	         "invite store %s: reopened after a failure", st->path);
+	st->be = be;
+	return 0;
+}
+
+static int
+readable(struct invites_store *st)
+{
+	return st == NULL ? INVITES_EINVAL : ready(st);
+}
+
+static int
+writable(struct invites_store *st)
 {
 	if (st == NULL)
 		return INVITES_EINVAL;
@@ -438,7 +497,7 @@ writable(const struct invites_store *st)
 		         "invite store: write refused: opened read-only");
 		return INVITES_EINVAL;
 	}
-	return 0;
+	return ready(st);
 }
 
 static int
@@ -546,15 +605,24 @@ invites_store_open(const struct invites_config *cfg, unsigned flags,
 	st->purge_grace = cfg_duration(cfg, "purge_grace", DEFAULT_PURGE_GRACE);
 	st->audit_retention = cfg_duration(cfg, "audit_retention",
 	                                   DEFAULT_AUDIT_RETENTION);
+	st->path = inv__strdup(path);
+	if (st->path == NULL) {
+		free(st);
+		return INVITES_ENOMEM;
+	}
 	memset(&p, 0, sizeof(p));
-	p.path = path;
+	p.path = st->path;
 	p.flags = flags;
 	p.cache_bytes = DEFAULT_CACHE_BYTES;
 	rc = st->ops->open(&p, &st->be);
 	if (rc != 0) {
+		free(st->path);
 		free(st);
 		return rc;
 	}
+	/* a reopen never creates: the store exists by then */
+	st->params = p;
+	st->params.flags &= ~INVITES_OPEN_CREATE;
 	*store_r = st;
 	return 0;
 }
@@ -569,15 +637,16 @@ invites_store_close(struct invites_store **store)
 	st = *store;
 	*store = NULL;
 	st->ops->close(st->be);
+	free(st->path);
 	free(st);
 }
 
 int
 inv__store_checkpoint(struct invites_store *st, int force)
 {
-	if (st == NULL)
-		return INVITES_EINVAL;
-	return st->ops->checkpoint(st->be, force);
+	int rc = readable(st);
+
+	return rc != 0 ? rc : st->ops->checkpoint(st->be, force);
 }
 
 int
@@ -871,6 +940,8 @@ invites_get_by_token(struct invites_store *st, const char *token,
 	if (st == NULL)
 		return INVITES_EINVAL;
 	rc = token_ref(token, &ref);
+	if (rc == 0)
+		rc = ready(st);
 	if (rc != 0)
 		return rc;
 	return st->ops->get(st->be, &ref, inv_r);
@@ -889,6 +960,8 @@ invites_get_by_id(struct invites_store *st, const char *id,
 	if (st == NULL)
 		return INVITES_EINVAL;
 	rc = parse_id(id, &ref);
+	if (rc == 0)
+		rc = ready(st);
 	if (rc != 0)
 		return rc;
 	return st->ops->get(st->be, &ref, inv_r);
@@ -1081,6 +1154,9 @@ invites_list(struct invites_store *st, const struct invites_filter *filter,
 	}
 	if (f.now == 0)
 		f.now = inv__now();
+	rc = ready(st);
+	if (rc != 0)
+		return rc;
 	return st->ops->list(st->be, &f, fn, ctx);
 }
 
@@ -1108,9 +1184,14 @@ int
 invites_stats_get(struct invites_store *st, int64_t now,
                   struct invites_stats *stats)
 {
+	int rc;
+
 	if (st == NULL || stats == NULL)
 		return INVITES_EINVAL;
 	memset(stats, 0, sizeof(*stats));
+	rc = ready(st);
+	if (rc != 0)
+		return rc;
 	return st->ops->stats(st->be, now != 0 ? now : inv__now(), stats);
 }
 
@@ -1127,6 +1208,8 @@ invites_count_by_inviter(struct invites_store *st, const char *inviter,
 	if (st == NULL)
 		return INVITES_EINVAL;
 	rc = norm_jid(inviter, who);
+	if (rc == 0)
+		rc = ready(st);
 	if (rc != 0)
 		return rc;
 	return st->ops->count_by_inviter(st->be, who, now != 0 ? now : inv__now(),
@@ -1146,6 +1229,8 @@ invites_username_reserved(struct invites_store *st, const char *domain,
 	rc = norm_domain(domain, d);
 	if (rc == 0)
 		rc = norm_user(username, u);
+	if (rc == 0)
+		rc = ready(st);
 	if (rc != 0)
 		return rc;
 	return st->ops->reserved(st->be, d, u, except_hash,
@@ -1183,7 +1268,7 @@ pending_op(struct invites_store *st, const char *jid, int take,
 	if (p_r == NULL)
 		return INVITES_EINVAL;
 	*p_r = NULL;
-	rc = take ? writable(st) : (st == NULL ? INVITES_EINVAL : 0);
+	rc = take ? writable(st) : readable(st);
 	if (rc != 0)
 		return rc;
 	rc = norm_jid(jid, who);
@@ -1220,6 +1305,8 @@ invites_roles_get(struct invites_store *st, const char *jid, char ***roles_r,
 	if (st == NULL)
 		return INVITES_EINVAL;
 	rc = norm_jid(jid, who);
+	if (rc == 0)
+		rc = ready(st);
 	if (rc != 0)
 		return rc;
 	return st->ops->roles_get(st->be, who, roles_r, n_r);
@@ -1303,8 +1390,13 @@ int
 invites_audit_walk(struct invites_store *st, uint64_t from,
                    invites_audit_fn *fn, void *ctx)
 {
+	int rc;
+
 	if (st == NULL || fn == NULL)
 		return INVITES_EINVAL;
+	rc = ready(st);
+	if (rc != 0)
+		return rc;
 	return st->ops->audit_walk(st->be, from, fn, ctx);
 }
 
@@ -1313,6 +1405,7 @@ void
 inv__store_backend(struct invites_store *st, const struct inv__store_ops **ops_r,
                    struct inv__backend **be_r)
 {
+	(void)ready(st); /* on failure st->be answers INVITES_ERECOVER */
 	*ops_r = st->ops;
 	*be_r = st->be;
 }

@@ -107,7 +107,7 @@ struct inv__reissue_req {
 /*
  * A backend.  Every function returns 0 or a negative INVITES_E* code, and
  * INVITES_ERECOVER on every call once the backend has seen its storage
- * fail in a way that needs a reopen.
+ * fail in a way that needs a reopen (then failed() says 1).
  */
 struct inv__store_ops {
 	const char *name;
@@ -173,9 +173,17 @@ struct inv__store_ops {
 	                int (*fn)(void *ctx, const char *key, const char *val,
 	                          size_t len),
 	                void *ctx);
+
+	/* 1 once the backend needs a reopen: store.c then closes it and
+	 * opens a new one before the next operation. */
+	int (*failed)(struct inv__backend *be);
+	/* A stand-in for a store whose reopen failed: failed() is 1, every
+	 * operation returns INVITES_ERECOVER, close() ignores it. */
+	struct inv__backend *(*placeholder)(void);
 };
 
-/* The backend of an open store, for modules beside store.c (apikey.c). */
+/* The backend of an open store, for modules beside store.c (apikey.c);
+ * reopened first when it had failed (see ready() in store.c). */
 void inv__store_backend(struct invites_store *st,
                         const struct inv__store_ops **ops_r,
                         struct inv__backend **be_r);

@@ -1395,12 +1395,14 @@ close_dbs(struct inv__backend *be)
 	}
 }
 
+static struct inv__backend failed_backend;
+
 static void
 bdb_close(struct inv__backend *be)
 {
 	int ret;
 
-	if (be == NULL)
+	if (be == NULL || be == &failed_backend)
 		return;
 	watchdog_stop(be);
 	if (be->env != NULL && !atomic_load(&be->panicked) &&
@@ -3001,6 +3003,32 @@ bdb_aux_walk(struct inv__backend *be, const char *prefix,
 	return aa.stopped;
 }
 
+static int
+bdb_failed(struct inv__backend *be)
+{
+	return atomic_load(&be->panicked) != 0;
+}
+
+/* Every operation checks panicked before it touches env or a handle, so
+ * this empty backend answers INVITES_ERECOVER to all of them. */
+static struct inv__backend failed_backend;
+static pthread_once_t failed_once = PTHREAD_ONCE_INIT;
+static char failed_path[] = "(not open)";
+
+static void
+failed_init(void)
+{
+	failed_backend.path = failed_path;
+	atomic_store(&failed_backend.panicked, 1);
+}
+
+static struct inv__backend *
+bdb_placeholder(void)
+{
+	pthread_once(&failed_once, failed_init);
+	return &failed_backend;
+}
+
 const struct inv__store_ops inv__store_bdb_ops = {
 	"bdb",
 	bdb_open,
@@ -3026,4 +3054,6 @@ const struct inv__store_ops inv__store_bdb_ops = {
 	bdb_aux_put,
 	bdb_aux_del,
 	bdb_aux_walk,
+	bdb_failed,
+	bdb_placeholder,
 };

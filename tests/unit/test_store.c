@@ -1228,37 +1228,33 @@ test_readonly_reopen_format(const char *dir)
 }
 
 /*
- * Another process dies holding the store; a third recovers it; our live
- * handle must then fail fast with ERECOVER and work again once reopened.
+ * Another process dies holding the store and a third recovers it: our live
+ * handle's environment is then dead.  The call that meets that fails with
+ * ERECOVER (its outcome could be unknown); the next one reopens the store
+ * underneath and works, so a server keeps its handle.  A reopen that fails
+ * leaves calls failing fast with ERECOVER until one works again.
  * Berkeley DB does not free a panicked environment's handles on close
  * (about 40 KB, once per recovery), so this runs in a child that leaves
- * with _exit() and reports its checks through a pipe: the leak checker
- * of the sanitizer build would otherwise (rightly) count that memory.
+ * with _exit() and reports its checks through a pipe: the leak checker of
+ * the sanitizer build would otherwise (rightly) count that memory.
  */
 enum {
-	R_OPEN = 1, R_SECOND = 2, R_THIRD = 4, R_ERECOVER = 8, R_EVERY = 16,
-	R_REOPEN = 32, R_FOUND = 64
+	R_OPEN = 1, R_PANIC = 2, R_ERECOVER = 4, R_AUTO = 8, R_WORKS = 16,
+	R_PANIC2 = 32, R_FAILREOPEN = 64, R_FAST = 128, R_BACK = 256,
+	R_REOPEN = 512, R_FOUND = 1024
 };
 
-static unsigned
-recover_child(const char *dir)
+/* A process opens the store and is killed; another one recovers it. */
+static int
+panic_by_others(const struct invites_config *cfg)
 {
-	struct invites_config *cfg = make_cfg(dir);
-	struct invites_store *st = NULL, *st2 = NULL;
-	struct invites_invite *inv = NULL;
-	struct invites_spec s;
-	unsigned r = 0;
-	char tok[65], c;
-	int pfd[2], status, rc, i;
+	struct invites_store *st2 = NULL;
+	int pfd[2], status, rc, good = 1;
 	pid_t pid;
+	char c;
 
-	if (invites_store_open(cfg, INVITES_OPEN_CREATE, &st) != 0)
-		return r;
-	r |= R_OPEN;
-	s = spec_of(INVITES_KIND_ACCOUNT, "example.com");
-	mk0(st, cfg, &s, tok, &rc);
 	if (pipe(pfd) != 0)
-		return r;
+		return 0;
 	pid = fork();
 	if (pid == 0) {
 		close(pfd[0]);
@@ -1270,8 +1266,8 @@ recover_child(const char *dir)
 			pause();
 	}
 	close(pfd[1]);
-	if (read(pfd[0], &c, 1) == 1)
-		r |= R_SECOND;
+	if (read(pfd[0], &c, 1) != 1)
+		good = 0;
 	close(pfd[0]);
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
@@ -1283,22 +1279,65 @@ recover_child(const char *dir)
 		_exit(rc == 0 ? 0 : 1);
 	}
 	waitpid(pid, &status, 0);
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		r |= R_THIRD;
+	return good && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+static unsigned
+recover_child(const char *dir)
+{
+	struct invites_config *cfg = make_cfg(dir);
+	struct invites_store *st = NULL;
+	struct invites_invite *inv = NULL;
+	struct invites_spec s;
+	unsigned r = 0;
+	char tok[65], tok2[65], *moved;
+	int rc;
+
+	if (invites_store_open(cfg, INVITES_OPEN_CREATE, &st) != 0)
+		return r;
+	r |= R_OPEN;
+	s = spec_of(INVITES_KIND_ACCOUNT, "example.com");
+	mk0(st, cfg, &s, tok, &rc);
+	mk0(st, cfg, &s, tok2, &rc);
+	if (panic_by_others(cfg))
+		r |= R_PANIC;
 	rc = invites_get_by_token(st, tok, &inv);
 	invites_invite_free(&inv);
 	if (rc == INVITES_ERECOVER)
 		r |= R_ERECOVER;
-	for (i = 0, rc = 0; i < 3; i++)
-		if (invites_consume(st, tok, "example.com", INVITES_FOR_REGISTER,
-		                    "w", NULL, 1, 0, NULL) == INVITES_ERECOVER)
-			rc++;
-	if (rc == 3)
-		r |= R_EVERY;
+	if (invites_get_by_token(st, tok, &inv) == 0)
+		r |= R_AUTO;
+	invites_invite_free(&inv);
+	if (invites_consume(st, tok, "example.com", INVITES_FOR_REGISTER, "w",
+	                    NULL, 1, 0, NULL) == 0)
+		r |= R_WORKS;
+
+	/* again, and this time the reopen cannot work for a while */
+	if (panic_by_others(cfg))
+		r |= R_PANIC2;
+	moved = inv__asprintf("%s.moved", dir);
+	if (rename(dir, moved) != 0)
+		return r;
+	(void)invites_get_by_token(st, tok2, &inv); /* meets the panic */
+	invites_invite_free(&inv);
+	if (invites_get_by_token(st, tok2, &inv) == INVITES_ERECOVER)
+		r |= R_FAILREOPEN;
+	if (invites_consume(st, tok2, "example.com", INVITES_FOR_REGISTER, "v",
+	                    NULL, 1, 0, NULL) == INVITES_ERECOVER &&
+	    invites_roles_add(st, "a@example.com", "x") == INVITES_ERECOVER)
+		r |= R_FAST;
+	if (rename(moved, dir) != 0)
+		return r;
+	free(moved);
+	usleep(1100 * 1000); /* past the one-second pause between reopens */
+	if (invites_get_by_token(st, tok2, &inv) == 0 && inv->uses == 0)
+		r |= R_BACK;
+	invites_invite_free(&inv);
 	invites_store_close(&st);
 	if (invites_store_open(cfg, 0, &st) == 0)
 		r |= R_REOPEN;
-	if (st != NULL && invites_get_by_token(st, tok, &inv) == 0)
+	if (st != NULL && invites_get_by_token(st, tok, &inv) == 0 &&
+	    inv->uses == 1)
 		r |= R_FOUND;
 	invites_invite_free(&inv);
 	invites_store_close(&st);
@@ -1332,12 +1371,17 @@ test_recover(const char *dir)
 	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	   "the recovery scenario ran to its end");
 	ok(r & R_OPEN, "open for the recovery test");
-	ok(r & R_SECOND, "a second process has the store open, then is killed");
-	ok(r & R_THIRD, "a third process opened it (recovery)");
-	ok(r & R_ERECOVER, "our old handle: ERECOVER");
-	ok(r & R_EVERY, "... on every call after");
-	ok(r & R_REOPEN, "reopening works");
-	ok(r & R_FOUND, "... and the invite is there");
+	ok(r & R_PANIC, "another process died holding the store; a third "
+	   "recovered it");
+	ok(r & R_ERECOVER, "our handle's next call: ERECOVER");
+	ok(r & R_AUTO, "the call after reopens the store underneath and works");
+	ok(r & R_WORKS, "... writes too");
+	ok(r & R_PANIC2, "a second recovery by others");
+	ok(r & R_FAILREOPEN, "a reopen that cannot work: ERECOVER");
+	ok(r & R_FAST, "... and calls keep failing fast with ERECOVER");
+	ok(r & R_BACK, "once the store is back, the handle works again");
+	ok(r & R_REOPEN, "close and open work as well");
+	ok(r & R_FOUND, "... and every committed change is there");
 }
 
 int
