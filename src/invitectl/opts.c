@@ -3,7 +3,8 @@
  * invitectl's command-line option parser.  Table-driven and strict:
  * long options (--name, --name=value, --name value), a few short ones
  * (-h), "--" ends the options, no abbreviations, a non-repeatable option
- * given twice is an error.  Options and positional arguments may be
+ * given twice is an error; an argument shaped like a token is positional
+ * even when it starts with '-'.  Options and positional arguments may be
  * mixed.  It never allocates, so every input is safe to feed it.
  */
 #include "config.h"
@@ -32,6 +33,20 @@ find_short(const struct cli_optdef *defs, char c)
 			return defs;
 	}
 	return NULL;
+}
+
+/*
+ * A token (16 or more base64url characters) may begin with '-' or "--":
+ * such an argument is positional when it is no known option, so that
+ * `invitectl revoke -Xy...` works without "--".
+ */
+static int
+looks_like_token(const char *s)
+{
+	size_t n = strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	                     "0123456789-_");
+
+	return s[n] == '\0' && n >= 16;
 }
 
 /* Quote at most 40 bytes of arbitrary user input for an error message. */
@@ -90,7 +105,9 @@ cli_opts_parse(int argc, char **argv, const struct cli_optdef *defs,
 		const struct cli_optdef *d;
 		const char *value = NULL;
 
-		if (only_pos || s[0] != '-' || s[1] == '\0') {
+		if (only_pos || s[0] != '-' || s[1] == '\0' ||
+		    (looks_like_token(s) &&
+		     (s[1] != '-' || find_long(defs, s + 2, strlen(s + 2)) == NULL))) {
 			if (stop_at_pos)
 				break;
 			if (a->n_pos >= CLI_MAX_ARGS) {

@@ -99,6 +99,23 @@ test_opts(void)
 		is_str(err, "unknown option '--alp'", "... unknown option");
 	}
 	{
+		const char *v[] = { "-Ab3_xYz-0123456789", "--Ab3_xYz-0123456",
+		                    "--alpha" };
+
+		is_int(parse(3, v, &a, 0, NULL, err, sizeof(err)), 0,
+		       "token-shaped arguments that start with - or --");
+		ok(a.n_pos == 2 && strcmp(a.pos[0], v[0]) == 0 &&
+		   strcmp(a.pos[1], v[1]) == 0 && cli_opt_has(&a, T_A),
+		   "... are positional");
+	}
+	{
+		const char *v[] = { "--alpha-beta-gamma" };
+
+		is_int(parse(1, v, &a, 0, NULL, err, sizeof(err)), 0,
+		       "a long unknown option of token characters");
+		is_int(a.n_pos, 1, "... is positional (the command rejects it)");
+	}
+	{
 		const char *v[] = { "-ah" };
 
 		is_int(parse(1, v, &a, 0, NULL, err, sizeof(err)), -1,
