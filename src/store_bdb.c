@@ -852,8 +852,9 @@ has_signature(struct inv__backend *be)
  * Decide what the directory is, before Berkeley DB touches it:
  *  - a store (meta.db present): check every database file's header;
  *  - missing or empty: create it with INVITES_OPEN_CREATE, else ENOSTORE;
- *  - a store whose creation was interrupted (only Berkeley DB's files and
- *    our DB_CONFIG, no meta.db): finish it with INVITES_OPEN_CREATE;
+ *  - a store being created, by a concurrent process or one that died
+ *    doing it (only Berkeley DB's files, our DB_CONFIG or its temporary
+ *    file, no meta.db): finish it with INVITES_OPEN_CREATE;
  *  - anything else: ECORRUPT, and nothing in it is changed.
  */
 static int
@@ -934,7 +935,9 @@ prepare_dir(struct inv__backend *be, int *creating)
 		}
 		return 0;
 	}
-	if (entries > 0 && (foreign[0] != '\0' || !has_config || !has_signature(be))) {
+	/* Only our own files and no meta.db: a store being created, now by
+	 * another process or by one that died doing it. */
+	if (foreign[0] != '\0' || (has_config && !has_signature(be))) {
 		inv__log(INVITES_LOG_ERR,
 		         "invite store %s: the directory is not empty and holds no "
 		         "invite store (found '%s'); refusing to use it",

@@ -6,7 +6,8 @@
  * multi-use token with max_uses = M.  Every success is reported through a
  * pipe; the parent counts: each single-use token must have exactly one
  * winner, the multi-use token exactly M, the losers must have been told
- * EUSED, and the reopened store must agree.
+ * EUSED, and the reopened store must agree.  First, the same number of
+ * processes create one new store at once.
  */
 #include "config.h"
 
@@ -188,6 +189,52 @@ round_run(const char *dir, int same_order, uint64_t seed)
 	invites_config_free(&cfg);
 }
 
+/* Several processes create the same new store at once (a fresh install
+ * whose daemons and invitectl start together): all succeed, one store. */
+static void
+create_race(const char *dir)
+{
+	struct invites_config *cfg = helper_cfg(dir);
+	struct invites_store *st = NULL;
+	struct invites_stats stats;
+	struct invites_spec s;
+	char tok[INVITES_TOKEN_MAX + 1];
+	int i, status, good = 0;
+	pid_t pids[PROCS];
+
+	memset(&s, 0, sizeof(s));
+	s.kind = INVITES_KIND_ACCOUNT;
+	s.domain = "example.com";
+	for (i = 0; i < PROCS; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			if (invites_store_open(cfg, INVITES_OPEN_CREATE, &st) != 0)
+				_exit(1);
+			if (invites_create(st, cfg, &s, tok, sizeof(tok), NULL) != 0)
+				_exit(2);
+			invites_store_close(&st);
+			_exit(0);
+		}
+	}
+	for (i = 0; i < PROCS; i++) {
+		waitpid(pids[i], &status, 0);
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			good++;
+		else
+			diag("creator %d: status %d", i, status);
+	}
+	ok(good == PROCS, "%d processes created one new store at once: %d ok",
+	   PROCS, good);
+	memset(&stats, 0, sizeof(stats));
+	if (invites_store_open(cfg, 0, &st) == 0) {
+		invites_stats_get(st, 0, &stats);
+		invites_store_close(&st);
+	}
+	ok(stats.total == PROCS, "... and it holds all %d invites: %zu", PROCS,
+	   stats.total);
+	invites_config_free(&cfg);
+}
+
 int
 main(void)
 {
@@ -202,6 +249,9 @@ main(void)
 	diag("RACE_SEED=%llu", (unsigned long long)seed);
 	alarm(120); /* a hang is a failure, not a stuck test suite */
 	helper_base(base, sizeof(base), "race");
+	dir = inv__asprintf("%s/created-together", base);
+	create_race(dir);
+	free(dir);
 	dir = inv__asprintf("%s/shuffled", base);
 	round_run(dir, 0, seed);
 	free(dir);
