@@ -68,6 +68,12 @@ static const struct key_def keys[] = {
 	{ "admins",                KT_JIDS,     0,           NULL },
 	{ "audit_retention",       KT_DURATION, KF_POSITIVE, "365d" },
 	{ "log_level",             KT_LOGLEVEL, 0,           "notice" },
+	/* operations (docs/operations.md) */
+	{ "notify_inviter",        KT_BOOL,     0,           "yes" },
+	{ "notify_admins",         KT_BOOL,     0,           "no" },
+	{ "notify_joined",         KT_STRING,   0,           NULL },
+	{ "notify_accepted",       KT_STRING,   0,           NULL },
+	{ "revoke_on_delete",      KT_BOOL,     0,           "yes" },
 	/* invites-web (man invites-web.8) */
 	{ "web_listen",            KT_STRING,   0,           "127.0.0.1:5380" },
 	{ "web_base_url",          KT_STRING,   0,           NULL },
