@@ -1181,6 +1181,55 @@ test_audit(struct invites_store *st)
 	       "unknown event name");
 }
 
+static int
+first_seq_fn(void *ctx, const struct invites_audit *a)
+{
+	uint64_t *seqs = ctx;
+
+	if (seqs[0] == 0)
+		seqs[0] = a->seq;
+	seqs[1] = a->seq;
+	return 0;
+}
+
+/* purge also drops audit records older than audit_retention, keeping the
+ * newest so that sequence numbers never start again */
+static void
+test_audit_retention(const char *dir)
+{
+	struct invites_config *cfg = make_cfg(dir);
+	struct invites_store *st;
+	struct invites_stats stats;
+	struct invites_spec s;
+	uint64_t seqs[2] = { 0, 0 };
+	int64_t now = inv__now();
+	size_t purged;
+	int i;
+
+	invites_config_set(cfg, "audit_retention", "1d", NULL);
+	st = open_ok(cfg, INVITES_OPEN_CREATE, "open a store for audit retention");
+	if (st == NULL)
+		return;
+	s = spec_of(INVITES_KIND_ACCOUNT, "example.com");
+	for (i = 0; i < 3; i++)
+		mk0(st, cfg, &s, NULL, NULL);
+	invites_purge(st, now + 3600, &purged);
+	invites_stats_get(st, now, &stats);
+	is_int(stats.audit_records, 3, "young audit records are kept");
+	is_int(invites_purge(st, now + 2 * DAY, &purged), 0,
+	       "purge two days later");
+	is_int(purged, 0, "... no invite is due");
+	invites_stats_get(st, now, &stats);
+	is_int(stats.audit_records, 1, "... old audit records go, the newest stays");
+	mk0(st, cfg, &s, NULL, NULL);
+	invites_audit_walk(st, 0, first_seq_fn, seqs);
+	ok(seqs[0] == 3 && seqs[1] == 4,
+	   "sequence numbers go on after a trim (%llu..%llu)",
+	   (unsigned long long)seqs[0], (unsigned long long)seqs[1]);
+	invites_store_close(&st);
+	invites_config_free(&cfg);
+}
+
 static void
 test_readonly_reopen_format(const char *dir)
 {
@@ -1427,6 +1476,9 @@ main(void)
 	free(dir);
 	dir = path_in("purge");
 	test_purge_stats(dir);
+	free(dir);
+	dir = path_in("retention");
+	test_audit_retention(dir);
 	free(dir);
 	dir = path_in("reopen");
 	test_readonly_reopen_format(dir);
