@@ -2,7 +2,7 @@
 # documenting every command, option and exit code.  No store needed.
 . "$top_srcdir/tests/cli/lib.sh"
 
-cmds="generate list show revoke reissue purge stats audit"
+cmds="generate list show revoke reissue purge stats audit api-key"
 
 run "$INVITECTL" --help
 is "$rc" 0 "--help exits 0"
