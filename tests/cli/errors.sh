@@ -101,27 +101,48 @@ run env INVITES_OPEN_TIMEOUT=30 "$INVITECTL" --config "$CONF" list
 is "$rc" 0 "INVITES_OPEN_TIMEOUT=30 is accepted"
 
 # ---- a store directory that holds something else ----
-mkdir "$T/garbage"
-printf 'this is not a Berkeley DB environment\n' >"$T/garbage/invites.db"
-head -c 4096 /dev/urandom >"$T/garbage/__db.001"
-cp -p "$T/garbage/invites.db" "$T/garbage/__db.001" "$T/"
-(cd "$T/garbage" && ls -la) >"$T/garbage.before"
+# refused DIR FILES...: generate and list refuse DIR (exit 74, one line,
+# no link) and leave it exactly as it was.
+refused() {
+	dir=$1
+	shift
+	mkdir "$dir"
+	for f in "$@"; do
+		head -c 4096 /dev/urandom >"$dir/$f"
+	done
+	(cd "$dir" && ls -la --time-style=+ && md5sum * 2>/dev/null) >"$T/before"
+	cat >"$CONF" <<EOF2
+store = $dir
+domains = example.com
+EOF2
+	run ic generate example.com
+	is "$rc" 74 "$(basename "$dir"): generate refuses it with exit status 74"
+	is "$(lines "$err")" 1 "... one line on stderr"
+	is "$out" "" "... no link printed"
+	fails 74 "$(basename "$dir"): list refuses it too" ic list
+	(cd "$dir" && ls -la --time-style=+ && md5sum * 2>/dev/null) >"$T/after"
+	cmp -s "$T/before" "$T/after"
+	ok $? "$(basename "$dir"): nothing in it was changed, removed or added"
+}
+refused "$T/foreign" notes.txt data.bin
+refused "$T/corrupt" meta.db invites.db
+refused "$T/corrupt-all" meta.db invites.db expiry.db inviter.db audit.db
+
+# Garbage under the store's own data file names, without meta.db: the
+# data file is never overwritten (the store may take the directory for
+# a creation that was interrupted and add its own files beside it).
+mkdir "$T/half"
+head -c 4096 /dev/urandom >"$T/half/invites.db"
+cp "$T/half/invites.db" "$T/invites.db.copy"
 cat >"$CONF" <<EOF2
-store = $T/garbage
+store = $T/half
 domains = example.com
 EOF2
 run ic generate example.com
-[ "$rc" -ne 0 ] && [ "$rc" -ne 1 ] && [ "$rc" -ne 64 ]
-ok $? "generate refuses a garbage store directory (exit $rc)"
-is "$rc" 74 "... with exit status 74"
-is "$(lines "$err")" 1 "... one line on stderr"
+is "$rc" 74 "garbage invites.db: generate refuses it with exit status 74"
 is "$out" "" "... no link printed"
-cmp -s "$T/garbage/invites.db" "$T/invites.db" && cmp -s "$T/garbage/__db.001" "$T/__db.001"
-ok $? "the garbage files are untouched"
-(cd "$T/garbage" && ls -la) >"$T/garbage.after"
-cmp -s "$T/garbage.before" "$T/garbage.after"
-ok $? "nothing was added to the directory"
-fails 74 "list refuses a garbage store too" ic list
+cmp -s "$T/half/invites.db" "$T/invites.db.copy"
+ok $? "... and the garbage invites.db is untouched"
 
 # A store path that is a regular file.
 printf 'x\n' >"$T/file"
