@@ -334,10 +334,17 @@ async def scenarios(env):
     # 10. contact invite with ibr=y: mutual both
     uri, tok = generate('--contact', 'carol@' + DOMAIN, '--allow-register')
     ok(uri is not None and uri.endswith(';ibr=y'), 'a contact invite that may register', uri)
+    carol = await xc.login(env, 'carol', 'carol-pw-1')   # the inviter is online
     r = await xc.register(env, 'dave', 'dave-pw-1', tok)
     is_(r.result, 'ok', 'the contact invite registers dave')
+    pushed = None
+    for _ in range(200):
+        pushed = carol.roster_items().get('dave@' + DOMAIN) if carol.ok else None
+        if pushed == 'both':
+            break
+        await asyncio.sleep(0.05)
+    is_(pushed, 'both', 'the online inviter gets a roster push: dave, both')
     dave = await xc.login(env, 'dave', 'dave-pw-1')
-    carol = await xc.login(env, 'carol', 'carol-pw-1')
     if dave.ok and carol.ok:
         rd = await dave.fetch_roster()
         rc_ = await carol.fetch_roster()
