@@ -675,6 +675,26 @@ inv__store_create_raw(struct invites_store *st,
 	return st->ops->create(st->be, &req);
 }
 
+int
+inv__store_import(struct invites_store *st, struct inv__import_req *req)
+{
+	size_t i;
+	int rc = writable(st);
+
+	if (rc != 0)
+		return rc;
+	if (req == NULL || (req->n > 0 && req->items == NULL))
+		return INVITES_EINVAL;
+	req->failed = 0;
+	for (i = 0; i < req->n; i++)
+		if (req->items[i].inv != NULL)
+			req->items[i].extra.purge_at =
+				inv__purge_at(req->items[i].inv,
+				              &req->items[i].extra,
+				              st->purge_grace);
+	return st->ops->import(st->be, req);
+}
+
 /* ------------------------------------------------------------------ */
 /* Create                                                              */
 /* ------------------------------------------------------------------ */

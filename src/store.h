@@ -93,6 +93,26 @@ struct inv__unconsume_plan {
 	struct invites_audit audit;
 };
 
+/* import: records from another server, written in one transaction.  Each
+ * item stores inv (complete and checked, created with its own times; its
+ * username reservation is taken as create does) when not NULL, then
+ * appends its n_audit audit records in order.  On failure *failed is the
+ * index of the item that failed (INVITES_EEXIST: its hash is stored,
+ * INVITES_ERESERVED: its name is reserved) and nothing is written. */
+struct inv__import_item {
+	const struct invites_invite *inv;
+	struct inv__invite_extra extra;
+	const struct invites_audit *audit;
+	size_t n_audit;
+};
+
+struct inv__import_req {
+	struct inv__import_item *items;
+	size_t n;
+	int64_t now;
+	size_t failed;          /* out */
+};
+
 struct inv__reissue_req {
 	struct inv__ref old;
 	unsigned char new_hash[INVITES_HASH_LEN];
@@ -180,6 +200,9 @@ struct inv__store_ops {
 	/* A stand-in for a store whose reopen failed: failed() is 1, every
 	 * operation returns INVITES_ERECOVER, close() ignores it. */
 	struct inv__backend *(*placeholder)(void);
+
+	/* Store imported records (invitectl import); see inv__import_req. */
+	int (*import)(struct inv__backend *be, struct inv__import_req *req);
 };
 
 /* The backend of an open store, for modules beside store.c (apikey.c);
@@ -257,6 +280,10 @@ void inv__stats_count(struct invites_stats *st,
 void inv__audit_fill(struct invites_audit *a, enum invites_event ev,
                      const struct invites_invite *inv, const char *actor,
                      const char *subject, int64_t time);
+
+/* Write imported records through the backend (import.c); 0 or an error
+ * with req->failed set. */
+int inv__store_import(struct invites_store *st, struct inv__import_req *req);
 
 /* Tests: see inv__store_ops.checkpoint / set_format. */
 int inv__store_checkpoint(struct invites_store *st, int force);

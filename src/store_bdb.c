@@ -3032,6 +3032,59 @@ bdb_placeholder(void)
 	return &failed_backend;
 }
 
+/* ------------------------------------------------------------------ */
+/* Import                                                              */
+/* ------------------------------------------------------------------ */
+
+static int
+import_one(struct inv__backend *be, DB_TXN *txn,
+           const struct inv__import_item *it, int64_t now)
+{
+	const struct invites_invite *inv = it->inv;
+	struct reskey rk;
+	size_t i;
+	int blocked, ret = 0;
+
+	if (inv != NULL && inv__reserves_name(inv)) {
+		ret = reskey_make(&rk, inv->domain, inv->username);
+		if (ret == 0)
+			ret = res_blocked(be, txn, &rk, NULL, now, 1, &blocked);
+		if (ret == 0 && blocked)
+			ret = INVITES_ERESERVED;
+		if (ret == 0)
+			ret = res_put(be, txn, &rk, inv->hash);
+	}
+	if (ret == 0 && inv != NULL)
+		ret = put_invite(be, txn, inv, &it->extra, DB_NOOVERWRITE);
+	for (i = 0; ret == 0 && i < it->n_audit; i++)
+		ret = audit_append(be, txn, &it->audit[i]);
+	return ret;
+}
+
+static int
+import_txn(struct inv__backend *be, DB_TXN *txn, void *arg)
+{
+	struct inv__import_req *req = arg;
+	size_t i;
+	int ret = 0;
+
+	for (i = 0; ret == 0 && i < req->n; i++) {
+		req->failed = i;
+		ret = import_one(be, txn, &req->items[i], req->now);
+	}
+	return ret;
+}
+
+static int
+bdb_import(struct inv__backend *be, struct inv__import_req *req)
+{
+	int rc = check_writable(be);
+
+	if (rc != 0)
+		return rc;
+	return run_txn(be, 0, import_txn, req, "import");
+}
+
 const struct inv__store_ops inv__store_bdb_ops = {
 	"bdb",
 	bdb_open,
@@ -3059,4 +3112,5 @@ const struct inv__store_ops inv__store_bdb_ops = {
 	bdb_aux_walk,
 	bdb_failed,
 	bdb_placeholder,
+	bdb_import,
 };

@@ -564,6 +564,64 @@ INVITES_API int invites_audit_walk(struct invites_store *st, uint64_t from,
                                    invites_audit_fn *fn, void *ctx);
 
 /* ------------------------------------------------------------------ */
+/* Import from another server (invitectl import)                       */
+/* ------------------------------------------------------------------ */
+
+/*
+ * One invite read from another server's storage.  The token keeps its own
+ * format (any invites_token_plausible() token) and is stored hashed.  A
+ * record whose uses reached max_uses (used_by set) becomes audit records
+ * only ("created", then "used" by used_by); an unused record that expired
+ * by `now` is skipped; any other becomes a pending invite with these
+ * times, and the audit gets its "created" record (subject "import:" plus
+ * source).  Strings are borrowed.
+ */
+struct invites_import_record {
+	const char *label;       /* names the record in errors (no token) */
+	const char *token;
+	enum invites_kind kind;
+	unsigned flags;          /* INVITES_F_REGISTER (contact + ibr=y) */
+	const char *domain;
+	const char *username;    /* preset name (account) or target (reset) */
+	const char *inviter;     /* bare JID (pairs and is notified) or NULL */
+	const char *created_by;  /* actor; NULL: the inviter */
+	const char *note;
+	const char *const *roles;
+	size_t n_roles;
+	const char *const *groups;
+	size_t n_groups;
+	int64_t created;
+	int64_t expires;
+	uint32_t max_uses;       /* 0 or 1: single use */
+	uint32_t uses;
+	const char *used_by;     /* bare JID of the (last) invitee, or NULL */
+	int64_t used_at;
+};
+
+enum invites_import_action {
+	INVITES_IMPORT_PENDING = 1, /* stored as a usable invite */
+	INVITES_IMPORT_AUDIT = 2,   /* used: audit records only */
+	INVITES_IMPORT_SKIP = 3     /* expired and unused: nothing */
+};
+
+/*
+ * Import n records in one transaction: all or nothing.  Every record is
+ * checked first (token shape, domain served, names, kind and field
+ * combinations, times; a token already stored, a name reserved twice);
+ * on the first bad one returns its error, *failed_r = its index and,
+ * when errmsg_r is not NULL, a message naming rec->label (free with
+ * invites_free()); nothing is written.  dry_run: check only.  actions_r
+ * (n entries, may be NULL) receives what each record became.
+ */
+INVITES_API int invites_import(struct invites_store *st,
+                               const struct invites_config *cfg,
+                               const struct invites_import_record *recs,
+                               size_t n, const char *source, int64_t now,
+                               int dry_run,
+                               enum invites_import_action *actions_r,
+                               size_t *failed_r, char **errmsg_r);
+
+/* ------------------------------------------------------------------ */
 /* URIs and links                                                      */
 /* ------------------------------------------------------------------ */
 

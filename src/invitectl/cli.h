@@ -192,6 +192,14 @@ extern const struct cli_command cli_commands[];
 extern const struct cli_optdef cli_apikey_opts[];
 extern const char cli_apikey_usage[];
 int cli_cmd_apikey(struct cli *c, const struct cli_args *a);
+/* `import`, `tree`, `check`, `stats --by-inviter` (import.c, tree.c, check.c) */
+extern const struct cli_optdef cli_import_opts[], cli_tree_opts[], cli_check_opts[];
+extern const char cli_import_usage[], cli_tree_usage[], cli_check_usage[];
+int cli_cmd_import(struct cli *c, const struct cli_args *a);
+int cli_cmd_tree(struct cli *c, const struct cli_args *a);
+int cli_cmd_check(struct cli *c, const struct cli_args *a);
+#define CLI_O_BY_INVITER (CLI_O_FIRST_CMD + 500)
+int cli_stats_by_inviter(struct cli *c, const struct cli_args *a);
 const struct cli_command *cli_command_find(const char *name);
 
 /* Option ids shared by every subcommand. */

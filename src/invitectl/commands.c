@@ -856,18 +856,25 @@ cmd_purge(struct cli *c, const struct cli_args *a)
 /* ------------------------------------------------------------------ */
 
 static const struct cli_optdef stats_opts[] = {
-	COMMON_OPTS, JSON_OPT, END_OPTS
+	COMMON_OPTS, JSON_OPT,
+	{ "by-inviter", 0, 0, CLI_O_BY_INVITER },
+	END_OPTS
 };
 
 static const char stats_usage[] =
-"Usage: invitectl stats [--json]\n"
+"Usage: invitectl stats [--by-inviter] [--json]\n"
 "\n"
 "Print counts of the stored invites (pending, expired, used up, revoked,\n"
 "by kind), of audit records and pending post-registration work, and the\n"
 "size on disk of the store's database files and transaction logs.\n"
 "\n"
+"--by-inviter lists each inviter instead: how many they invited, the\n"
+"invites they created, their pending ones (what max_invites_per_user\n"
+"counts) and their invites' last use (see `invitectl tree`).\n"
+"\n"
 "Options:\n"
-"  --json                  print a JSON object\n"
+"  --by-inviter            counts per inviter (tree.c)\n"
+"  --json                  print a JSON object (--by-inviter: an array)\n"
 COMMON_HELP
 EXIT_HELP;
 
@@ -897,6 +904,8 @@ cmd_stats(struct cli *c, const struct cli_args *a)
 
 	if (a->n_pos > 0)
 		return cli_usage(c, "unexpected argument '%.40s'", a->pos[0]);
+	if (cli_opt_has(a, CLI_O_BY_INVITER))
+		return cli_stats_by_inviter(c, a); /* tree.c */
 	if ((rc = cli_load_config(c)) != 0 ||
 	    (rc = cli_open_store(c, INVITES_OPEN_READONLY)) != 0)
 		return rc;
@@ -1113,6 +1122,12 @@ const struct cli_command cli_commands[] = {
 	  audit_usage, audit_opts, cmd_audit },
 	{ "api-key", "keys for the HTTP API of invites-web (apikey.c)",
 	  cli_apikey_usage, cli_apikey_opts, cli_cmd_apikey },
+	{ "import", "import invites from Prosody or ejabberd (import.c)",
+	  cli_import_usage, cli_import_opts, cli_cmd_import },
+	{ "tree", "the invitation tree: who invited whom (tree.c)",
+	  cli_tree_usage, cli_tree_opts, cli_cmd_tree },
+	{ "check", "check this deployment, line by line (check.c)",
+	  cli_check_usage, cli_check_opts, cli_cmd_check },
 	{ NULL, NULL, NULL, NULL, NULL }
 };
 
