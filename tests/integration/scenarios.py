@@ -427,7 +427,11 @@ def default_module_refused():
         f.write(conf)
     st = os.stat(d)
     os.chown(path, st.st_uid, st.st_gid)
-    rc, out, err = run('timeout', '60', XMPP_LOCAL, 'exec',
+    pre = []
+    if os.environ.get('XMPP_PRELOAD'):   # a sanitizer build: as xmpp-local does
+        pre = ['env', 'LD_PRELOAD=' + os.environ['XMPP_PRELOAD'],
+               'ASAN_OPTIONS=detect_leaks=0:intercept_strchr=0']
+    rc, out, err = run('timeout', '60', XMPP_LOCAL, 'exec', *pre,
                        '/usr/sbin/jabberd2-c2s', '-c', 'etc/c2s-default.xml')
     try:
         with open(os.path.join(d, 'log', 'c2s-default.log')) as f:
