@@ -650,6 +650,13 @@ inv__store_checkpoint(struct invites_store *st, int force)
 }
 
 int
+inv__store_watchdog(struct invites_store *st, uint64_t *ticks_r)
+{
+	*ticks_r = st->ops->watchdog_ticks(st->be);
+	return st->ops->failed(st->be);
+}
+
+int
 inv__store_set_format(struct invites_store *st, uint32_t version)
 {
 	int rc = writable(st);

@@ -203,6 +203,8 @@ struct inv__store_ops {
 
 	/* Store imported records (invitectl import); see inv__import_req. */
 	int (*import)(struct inv__backend *be, struct inv__import_req *req);
+	/* Tests: completed failchk passes of the daemon watchdog. */
+	uint64_t (*watchdog_ticks)(struct inv__backend *be);
 };
 
 /* The backend of an open store, for modules beside store.c (apikey.c);
@@ -288,6 +290,9 @@ int inv__store_import(struct invites_store *st, struct inv__import_req *req);
 /* Tests: see inv__store_ops.checkpoint / set_format. */
 int inv__store_checkpoint(struct invites_store *st, int force);
 int inv__store_set_format(struct invites_store *st, uint32_t version);
+/* Tests: the watchdog's completed failchk passes in *ticks_r (they stop
+ * when the backend fails); returns 1 when the backend has failed. */
+int inv__store_watchdog(struct invites_store *st, uint64_t *ticks_r);
 /* Tests: store inv as it is (its hash chosen by the caller), through the
  * backend's create (reservation checked, audit written, no limit). */
 int inv__store_create_raw(struct invites_store *st,

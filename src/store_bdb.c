@@ -80,6 +80,7 @@ struct inv__backend {
 	pthread_mutex_t wd_lock;
 	pthread_cond_t wd_cond;
 	int wd_stop;
+	atomic_uint_fast64_t wd_ticks; /* completed failchk passes (tests) */
 	/* this process's open stores (one handle per store: DB_REGISTER) */
 	dev_t dev;
 	ino_t ino;
@@ -1319,6 +1320,7 @@ watchdog_main(void *arg)
 		else if (ret != 0)
 			inv__log(INVITES_LOG_WARNING, "invite store %s: failchk: %s",
 			         be->path, db_strerror(ret));
+		atomic_fetch_add(&be->wd_ticks, 1);
 		if (ret == 0 && ++ticks % CHECKPOINT_TICKS == 0) {
 			ret = be->env->txn_checkpoint(be->env, CHECKPOINT_KB,
 			                              CHECKPOINT_MIN, 0);
@@ -1446,6 +1448,7 @@ bdb_open(const struct inv__store_params *p, struct inv__backend **be_r)
 	if (be == NULL)
 		return INVITES_ENOMEM;
 	atomic_init(&be->panicked, 0);
+	atomic_init(&be->wd_ticks, 0);
 	be->flags = p->flags;
 	be->path = inv__strdup(p->path);
 	if (be->path == NULL) {
@@ -3085,6 +3088,12 @@ bdb_import(struct inv__backend *be, struct inv__import_req *req)
 	return run_txn(be, 0, import_txn, req, "import");
 }
 
+static uint64_t
+bdb_watchdog_ticks(struct inv__backend *be)
+{
+	return (uint64_t)atomic_load(&be->wd_ticks);
+}
+
 const struct inv__store_ops inv__store_bdb_ops = {
 	"bdb",
 	bdb_open,
@@ -3113,4 +3122,5 @@ const struct inv__store_ops inv__store_bdb_ops = {
 	bdb_failed,
 	bdb_placeholder,
 	bdb_import,
+	bdb_watchdog_ticks,
 };

@@ -7,9 +7,11 @@
  * during recovery), or in the middle of its load; every other round it is
  * a daemon with a watchdog thread.  After each kill a recovering open must
  * find every acknowledged invite, every acknowledged consume still
- * consumed, and nothing consumed that was never attempted.  At the end the
- * database files, copied after a checkpoint, pass $DB_VERIFY (db5.3_verify)
- * when configure found it.
+ * consumed, and nothing consumed that was never attempted.  Then a daemon
+ * keeps its handle open while writers beside it are killed, and must go on
+ * answering (see daemon_phase).  At the end the database files, copied
+ * after a checkpoint, pass $DB_VERIFY (db5.3_verify) when configure found
+ * it.
  */
 #include "config.h"
 
@@ -30,6 +32,7 @@
 #include "store/helpers.h"
 
 #define ROUNDS 12
+#define DAEMON_ROUNDS 6
 #define MAX_SLOTS 4000
 
 enum slot_state {
@@ -49,6 +52,9 @@ struct shared {
 	volatile int opened;
 	volatile int n;          /* slots in use */
 	volatile int next;       /* first slot that may still be consumed */
+	/* phase 2 results, written by the daemon process */
+	volatile int d_rounds, d_lost, d_revived, d_stuck, d_failed_seen,
+	    d_reopened, d_errors;
 	struct slot slots[MAX_SLOTS];
 };
 
@@ -114,19 +120,13 @@ writer(const struct invites_config *cfg, unsigned flags, uint64_t seed)
 	}
 }
 
-/* Check every acknowledged operation; settle the unknown ones. */
+/* Check every acknowledged operation through st; settle the unknown ones. */
 static int
-verify(const struct invites_config *cfg, int round, int *lost, int *revived)
+check_slots(struct invites_store *st, int round, int *lost, int *revived)
 {
-	struct invites_store *st = NULL;
 	struct invites_invite *inv = NULL;
 	int i, rc, n = sh->n;
 
-	rc = invites_store_open(cfg, 0, &st);
-	if (rc != 0) {
-		diag("round %d: reopen: %s", round, invites_err_name(rc));
-		return rc;
-	}
 	for (i = 0; i < n; i++) {
 		struct slot *sl = &sh->slots[i];
 
@@ -164,8 +164,94 @@ verify(const struct invites_config *cfg, int round, int *lost, int *revived)
 		}
 		invites_invite_free(&inv);
 	}
-	invites_store_close(&st);
 	return 0;
+}
+
+static int
+verify(const struct invites_config *cfg, int round, int *lost, int *revived)
+{
+	struct invites_store *st = NULL;
+	int rc;
+
+	rc = invites_store_open(cfg, 0, &st);
+	if (rc != 0) {
+		diag("round %d: reopen: %s", round, invites_err_name(rc));
+		return rc;
+	}
+	rc = check_slots(st, round, lost, revived);
+	invites_store_close(&st);
+	return rc;
+}
+
+/* Kill a freshly forked writer after a random delay in its load. */
+static int
+kill_writer(const struct invites_config *cfg, uint64_t *seed, int round)
+{
+	int i, status;
+	pid_t pid;
+
+	sh->opened = 0;
+	pid = fork();
+	if (pid == 0)
+		writer(cfg, 0, *seed + (uint64_t)round * 31);
+	for (i = 0; i < 2000 && !sh->opened; i++)
+		usleep(1000);
+	usleep((useconds_t)(30000 + helper_rand(seed) % 220000));
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return WIFSIGNALED(status);
+}
+
+/*
+ * Phase 2, in a process of its own: a daemon handle (watchdog thread)
+ * stays open while writers beside it are killed.  After each kill it waits
+ * for two complete failchk passes of its watchdog (or for the watchdog to
+ * declare the environment dead), so no call can be left blocked behind
+ * the dead writer; then its calls must answer, at worst once with
+ * ERECOVER (the handle then reopens underneath), and every acknowledged
+ * operation must be there.  It leaves with _exit(): Berkeley DB does not
+ * free a panicked environment, which the sanitizer build would report.
+ */
+static void
+daemon_phase(const struct invites_config *cfg, uint64_t seed, int rounds)
+{
+	struct invites_store *st = NULL;
+	struct invites_invite *inv = NULL;
+	uint64_t t0, t;
+	int round, failed, rc, lost = 0, revived = 0;
+
+	if (invites_store_open(cfg, INVITES_OPEN_DAEMON, &st) != 0)
+		_exit(2);
+	for (round = 0; round < rounds; round++) {
+		if (!kill_writer(cfg, &seed, round))
+			sh->d_errors++;
+		inv__store_watchdog(st, &t0);
+		do {
+			usleep(10000);
+			failed = inv__store_watchdog(st, &t);
+		} while (!failed && t < t0 + 2);
+		if (failed)
+			sh->d_failed_seen++;
+		/* one call may meet the dead environment; the next works */
+		rc = invites_get_by_token(st, sh->slots[0].token, &inv);
+		invites_invite_free(&inv);
+		if (rc == INVITES_ERECOVER) {
+			sh->d_reopened++;
+			rc = invites_get_by_token(st, sh->slots[0].token, &inv);
+			invites_invite_free(&inv);
+		}
+		if (rc != 0) {
+			sh->d_stuck++;
+			diag("daemon round %d: %s", round, invites_err_name(rc));
+			continue;
+		}
+		if (check_slots(st, 100 + round, &lost, &revived) != 0)
+			sh->d_errors++;
+		sh->d_rounds++;
+	}
+	sh->d_lost = lost;
+	sh->d_revived = revived;
+	_exit(0);
 }
 
 /* Copy the database files after a checkpoint and run $DB_VERIFY on them. */
@@ -285,6 +371,22 @@ main(void)
 	ok(lost == 0, "no acknowledged invite was lost (%d)", lost);
 	ok(revived == 0, "no acknowledged consume was undone, nothing was "
 	   "consumed unasked (%d)", revived);
+
+	pid = fork();
+	if (pid == 0)
+		daemon_phase(cfg, seed ^ 0x5bd1e995, DAEMON_ROUNDS);
+	waitpid(pid, &status, 0);
+	diag("daemon beside killed writers: %d rounds, watchdog saw a dead "
+	     "environment %d times, %d calls met ERECOVER and reopened",
+	     sh->d_rounds, sh->d_failed_seen, sh->d_reopened);
+	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0 && sh->d_errors == 0,
+	   "the daemon process ran every round");
+	ok(sh->d_rounds == DAEMON_ROUNDS && sh->d_stuck == 0,
+	   "its handle answered after every kill (%d of %d rounds)",
+	   sh->d_rounds, DAEMON_ROUNDS);
+	ok(sh->d_lost == 0 && sh->d_revived == 0,
+	   "and saw every acknowledged invite and consume (%d lost, %d undone)",
+	   sh->d_lost, sh->d_revived);
 	db_verify(base, dir, cfg);
 	invites_config_free(&cfg);
 	free(dir);
