@@ -178,6 +178,33 @@ copy_file(const char *from, const char *to)
 	return rc;
 }
 
+/* DB_CONFIG carries the measured settings, and never NOSYNC. */
+static void
+check_db_config(const char *dir)
+{
+	char *p = inv__asprintf("%s/DB_CONFIG", dir), buf[2048];
+	struct stat sb;
+	ssize_t n = 0;
+	int fd;
+
+	fd = open(p, O_RDONLY);
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+	}
+	buf[n > 0 ? n : 0] = '\0';
+	ok(strstr(buf, "\nset_lg_max 1048576\n") != NULL &&
+	   strstr(buf, "\nset_cachesize 0 67108864 1\n") != NULL &&
+	   strstr(buf, "\nset_lk_detect DB_LOCK_DEFAULT\n") != NULL,
+	   "DB_CONFIG: 1 MB logs, 64 MB cache, deadlock detection");
+	ok(strstr(buf, "\nset_flags") == NULL, "DB_CONFIG: no NOSYNC flags");
+	free(p);
+	p = inv__asprintf("%s/log.0000000001", dir);
+	ok(stat(p, &sb) == 0 && sb.st_size <= 1048576,
+	   "log files are at most 1 MB");
+	free(p);
+}
+
 /* ------------------------------------------------------------------ */
 
 static void
@@ -203,6 +230,7 @@ test_open_errors(void)
 	st = open_ok(cfg, INVITES_OPEN_CREATE, "CREATE makes the store");
 	ok(stat(dir, &sb) == 0 && (sb.st_mode & 0777) == 0700,
 	   "the directory is created with mode 0700");
+	check_db_config(dir);
 	rc = invites_store_open(cfg, 0, &st2);
 	is_int(rc, INVITES_EBUSY, "a second handle in one process: EBUSY");
 	invites_store_close(&st);
