@@ -157,6 +157,63 @@ host_set_password(void *vctx, const char *jid, const char *password)
 	return 0;
 }
 
+/* End every session of a user (after a password reset). */
+struct end_walk {
+	const char *jid;
+	struct j2_c2s_sess *found[64];
+	int n;
+	int more;
+};
+
+static void
+end_walker(const char *key, int keylen, void *val, void *arg)
+{
+	struct end_walk *w = arg;
+	struct j2_c2s_sess *sess = val;
+	struct j2_bres *b;
+
+	(void)key;
+	(void)keylen;
+	if (sess == NULL || sess->s == NULL)
+		return;
+	for (b = sess->resources; b != NULL; b = b->next) {
+		if (b->jid == NULL || strcmp(jid_user(b->jid), w->jid) != 0)
+			continue;
+		if (w->n < (int)(sizeof w->found / sizeof w->found[0]))
+			w->found[w->n++] = sess;
+		else
+			w->more = 1;
+		return;
+	}
+}
+
+static int
+host_end_sessions(void *vctx, const char *jid)
+{
+	struct ar_ctx *ctx = vctx;
+	struct end_walk w;
+	int i;
+
+	memset(&w, 0, sizeof w);
+	w.jid = jid;
+	/* Collect first: closing a stream may change the session table. */
+	xhash_walk(ctx->c2s->sessions, end_walker, &w);
+	for (i = 0; i < w.n; i++) {
+		if (w.found[i] == ctx->cur_sess)
+			continue;
+		log_write(ctx->c2s->log, J2_LOG_NOTICE,
+		          "[%d] invites: ending a session of %s after a password reset",
+		          w.found[i]->s->tag, jid);
+		sx_error(w.found[i]->s, J2_STREAM_ERR_NOT_AUTHORIZED,
+		         "the password of this account was reset");
+		sx_close(w.found[i]->s);
+	}
+	if (w.more)
+		log_write(ctx->c2s->log, J2_LOG_WARNING,
+		          "invites: %s has more sessions than were ended", jid);
+	return 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* The sx plugin                                                       */
 /* ------------------------------------------------------------------ */
@@ -665,6 +722,7 @@ ar_init(struct j2_authreg *ar)
 	ctx->host.log = host_log;
 	ctx->host.user_exists = host_user_exists;
 	ctx->host.set_password = host_set_password;
+	ctx->host.end_sessions = host_end_sessions;
 	err = ctx->plugin->open(&ctx->host, ctx, cpath, &ctx->inst, &errmsg);
 	if (err != 0) {
 		log_write(c2s->log, J2_LOG_ERR,

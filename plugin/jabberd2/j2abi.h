@@ -302,12 +302,21 @@ struct j2_c2s_sess {
 	time_t last_activity;
 	unsigned int packet_count;
 	int bound;
-	void *resources;
+	struct j2_bres *resources;
 	int active;
 	struct j2_nad *result;
 	int sasl_authd;
 	char auth_challenge[65];
 	void *authreg_private;
+};
+
+/* a bound resource of a c2s session (sess->resources list) */
+struct j2_bres {
+	struct j2_jid *jid;
+	char c2s_id[44];
+	char sm_id[41];
+	char sm_request[41];
+	struct j2_bres *next;
 };
 
 #define J2_PASSWORD_SIZE 257
@@ -584,7 +593,10 @@ J2_AT(struct j2_c2s_host, host_require_starttls, 36);
 J2_AT(struct j2_c2s_host, ar_module_name, 48);
 J2_AT(struct j2_c2s_host, ar, 56);
 J2_AT(struct j2_c2s_host, ar_register_enable, 64);
+J2_SIZE(struct j2_bres, 144);
+J2_AT(struct j2_bres, next, 136);
 J2_SIZE(struct j2_c2s_sess, 256);
+J2_AT(struct j2_c2s_sess, resources, 152);
 J2_AT(struct j2_c2s_sess, fd, 8);
 J2_AT(struct j2_c2s_sess, ip, 72);
 J2_AT(struct j2_c2s_sess, s, 88);
@@ -683,6 +695,8 @@ struct j2_nad *stanza_error(struct j2_nad *nad, int elem, int err);
 struct j2_nad *stanza_tofrom(struct j2_nad *nad, int elem);
 void *xhash_get(j2_xht h, const char *key);
 void xhash_put(j2_xht h, const char *key, void *val);
+typedef void j2_xhash_walker(const char *key, int keylen, void *val, void *arg);
+void xhash_walk(j2_xht h, j2_xhash_walker *w, void *arg);
 
 /* c2s */
 struct j2_authreg *authreg_init(struct j2_c2s *c2s, const char *name);

@@ -244,8 +244,16 @@ async def scenarios(env):
     r = await xc.register(env, 'carol', 'stolen-pw', tok)
     ok(r.result != 'ok', 'a reset invite cannot touch another account', r.result)
     ok(await can_login(env, 'carol', 'carol-pw-1'), 'carol keeps her password')
+    old_session = await xc.login(env, 'alice', 'alice-pw-1')
+    ok(old_session.ok, 'alice is logged in with the old password')
     r = await xc.register(env, 'alice', 'alice-pw-2', tok)
     is_(r.result, 'ok', 'the reset sets a new password')
+    try:
+        await asyncio.wait_for(old_session.gone.wait(), xc.TIMEOUT)
+    except asyncio.TimeoutError:
+        pass
+    ok(old_session.gone.is_set(), 'the reset ends the sessions of the old password')
+    await old_session.close()
     ok(not await can_login(env, 'alice', 'alice-pw-1'), 'the old password fails after reset')
     ok(await can_login(env, 'alice', 'alice-pw-2'), 'the new password works')
     r = await xc.register(env, 'alice', 'alice-pw-3', tok)
