@@ -362,6 +362,16 @@ struct invites_plugin {
 	 */
 	int (*user_created)(struct invites_instance *inst, const char *jid,
 	                    struct invites_outcome *out);
+
+	/*
+	 * The account `jid` was deleted (the host's "user deleted" event):
+	 * with revoke_on_delete (the default), revoke the pending invites it
+	 * created.  ACCEPT when some were, PASS when none, REJECT on a store
+	 * failure (error fields set).  The host goes on with the deletion
+	 * whatever it returns.
+	 */
+	int (*user_deleted)(struct invites_instance *inst, const char *jid,
+	                    struct invites_outcome *out);
 };
 
 /*

@@ -499,6 +499,19 @@ plugin_user_created(struct invites_instance *inst, const char *jid,
 	return finish(inst, &o, out);
 }
 
+static int
+plugin_user_deleted(struct invites_instance *inst, const char *jid,
+                    struct invites_outcome *out)
+{
+	struct inv__out o;
+
+	if (inst == NULL)
+		return fail(out, INVITES_EINVAL);
+	inv__out_init(&o);
+	inv__proto_user_deleted(inst->proto, jid, &o);
+	return finish(inst, &o, out);
+}
+
 static const struct invites_plugin plugin_table = {
 	.abi = INVITES_PLUGIN_ABI,
 	.size = sizeof(struct invites_plugin),
@@ -517,6 +530,7 @@ static const struct invites_plugin plugin_table = {
 	.presence = plugin_presence,
 	.server_iq = plugin_server_iq,
 	.user_created = plugin_user_created,
+	.user_deleted = plugin_user_deleted,
 };
 
 int

@@ -184,6 +184,24 @@ int inv__proto_user_created(struct inv__proto *p, const char *jid,
                             struct inv__out *o);
 
 /*
+ * Operations (src/proto_notify.c).  inv__proto_notify: after inv was used
+ * by invitee (accepted: a contact invite approved a subscription; else an
+ * account was created), tell its creator (or the admins) with a chat
+ * message, as notify_inviter / notify_admins say; 0 or INVITES_ENOMEM.
+ * inv__proto_notify_by_id does it for the invite with public id invite_id
+ * (an account created, as the user-created hook knows it).
+ * inv__proto_user_deleted: the account jid was deleted: with
+ * revoke_on_delete, revoke the pending invites it created (ACCEPT when
+ * some were, PASS when none).
+ */
+int inv__proto_notify(struct inv__proto *p, const struct invites_invite *inv,
+                      const char *invitee, int accepted, struct inv__out *o);
+int inv__proto_notify_by_id(struct inv__proto *p, const char *invite_id,
+                            const char *invitee, struct inv__out *o);
+int inv__proto_user_deleted(struct inv__proto *p, const char *jid,
+                            struct inv__out *o);
+
+/*
  * A critical action of o failed with err (INVITES_EEXIST: the account
  * exists): give the invite's use back and turn o into a REJECT with the
  * matching error (cancel/conflict for EEXIST, else

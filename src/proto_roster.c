@@ -37,11 +37,13 @@ send_presence(struct inv__out *o, const char *type, const char *from,
  */
 static int
 approve(struct inv__proto *p, const char *token, const char *from,
-        const char *to, const char *to_domain, struct inv__out *o)
+        const char *to, const char *to_domain, struct inv__out *o,
+        struct invites_invite **used_r)
 {
 	struct invites_invite *inv = NULL;
 	int rc, ok = 0;
 
+	*used_r = NULL;
 	if (invites_get_by_token(p->st, token, &inv) < 0) {
 		inv__out_log(o, INVITES_LOG_INFO,
 		             "invites: XEP-0379 subscription from %s to %s "
@@ -67,6 +69,8 @@ approve(struct inv__proto *p, const char *token, const char *from,
 			inv__out_log(o, INVITES_LOG_NOTICE,
 			             "invites: %s approved the subscription of "
 			             "%s with invite %s", to, from, inv->id);
+			*used_r = inv;  /* the inviter is told (operations) */
+			inv = NULL;
 			ok = 1;
 			goto out;
 		}
@@ -95,6 +99,7 @@ inv__proto_presence(struct inv__proto *p, const char *xml, size_t len,
                     const struct inv__facts *facts, struct inv__out *o)
 {
 	struct inv__xml *pr = NULL, *pa;
+	struct invites_invite *used = NULL;
 	char from[INVITES_JID_MAX + 1], to[INVITES_JID_MAX + 1];
 	const char *type, *token;
 	size_t dom;
@@ -125,7 +130,7 @@ inv__proto_presence(struct inv__proto *p, const char *xml, size_t len,
 	    || dom == 0 || !invites_config_serves(p->cfg, to + dom)
 	    || strcmp(from, to) == 0)
 		goto out;
-	if (!approve(p, token, from, to, to + dom, o))
+	if (!approve(p, token, from, to, to + dom, o, &used))
 		goto out;
 	if (facts->roster_get(facts->ctx, to, from, &sub, &ask) < 0) {
 		sub = INV__SUB_NONE;
@@ -146,6 +151,9 @@ inv__proto_presence(struct inv__proto *p, const char *xml, size_t len,
 		    || (a->jid2 = inv__strdup(from)) == NULL)
 			goto oom;
 	}
+	/* best effort, after the subscription (protocol.md 4.3) */
+	if (used != NULL)
+		(void)inv__proto_notify(p, used, from, 1, o);
 	o->result = rc = INV__ACCEPT;
 	goto out;
 oom:
@@ -154,6 +162,7 @@ oom:
 	inv__out_drop_acts(o);
 	o->result = rc = INV__PASS;
 out:
+	invites_invite_free(&used);
 	inv__xml_free(&pr);
 	return rc;
 }
@@ -201,6 +210,8 @@ inv__proto_user_created(struct inv__proto *p, const char *jid,
 		                       NULL, 0) < 0)
 			goto oom;
 	}
+	/* best effort: a notification lost to memory loses nothing else */
+	(void)inv__proto_notify_by_id(p, w->invite_id, bare, o);
 	inv__out_log(o, INVITES_LOG_NOTICE,
 	             "invites: %s set up from invite %s: %zu role(s)%s%s",
 	             bare, w->invite_id ? w->invite_id : "?", w->n_roles,

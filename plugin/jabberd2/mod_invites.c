@@ -12,7 +12,9 @@
  *                               valid XEP-0379 <preauth/> is approved
  *                               without asking the user;
  *   user-create (after active)  roster pairing and roles for a user that
- *                               registered with an invite.
+ *                               registered with an invite;
+ *   user-delete                 revoke_on_delete: the deleted user's
+ *                               pending invites are revoked.
  * The engine decides; this file carries out its actions the jabberd2 way:
  * roster items are written in mod_roster's storage format *and* in the
  * in-memory roster of a loaded user (items allocated the way mod_roster
@@ -576,6 +578,20 @@ mi_user_create(struct j2_mod_instance *mi, struct j2_jid *jid)
 	return 0;
 }
 
+/* user-delete: revoke_on_delete (the deletion goes on in any case). */
+static void
+mi_user_delete(struct j2_mod_instance *mi, struct j2_jid *jid)
+{
+	struct sm_ctx *ctx = mi->mod->private_;
+	struct invites_outcome out;
+
+	memset(&out, 0, sizeof out);
+	out.size = sizeof out;
+	(void)ctx->plugin->user_deleted(ctx->inst, jid_user(jid), &out);
+	rg_clear(ctx);
+	ctx->plugin->free(out.reply);
+}
+
 static void
 mi_free(struct j2_module *mod)
 {
@@ -687,6 +703,7 @@ module_init(struct j2_mod_instance *mi)
 	mod->pkt_sm = mi_pkt_sm;
 	mod->pkt_user = mi_pkt_user;
 	mod->user_create = mi_user_create;
+	mod->user_delete = mi_user_delete;
 	mod->free = mi_free;
 	feature_register(sm, NS_COMMANDS);
 	log_write(sm->log, J2_LOG_NOTICE, "invites: mod_invites %s ready",

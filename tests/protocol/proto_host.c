@@ -873,6 +873,10 @@ run_step(const char *line, const char *payload)
 		init_out(&out);
 		rc = plugin->user_created(W.inst, w[1], &out);
 		outcome(rc, &out);
+	} else if (strcmp(w[0], "deleted") == 0 && n == 2) {
+		init_out(&out);
+		rc = plugin->user_deleted(W.inst, w[1], &out);
+		outcome(rc, &out);
 	} else if (strcmp(w[0], "dump") == 0) {
 		const char *args[] = { "dump", NULL };
 
