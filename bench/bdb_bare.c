@@ -154,6 +154,9 @@ write_config(const char *dir, int fill)
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/DB_CONFIG", dir);
+	/* like the store, an open that is no fill leaves DB_CONFIG alone */
+	if (!fill && access(path, F_OK) == 0)
+		return;
 	f = fopen(path, "w");
 	if (f == NULL || fputs(db_config, f) < 0 ||
 	    (fill && fputs(fill_config, f) < 0) || fclose(f) != 0) {
@@ -365,6 +368,7 @@ fill(struct bare *b, uint64_t from, uint64_t n, unsigned pct)
 static int
 cmd_fill(const char *dir, uint64_t n, unsigned pct)
 {
+	char path[4096];
 	struct bare b;
 	double t0 = bench_now_us();
 
@@ -373,6 +377,11 @@ cmd_fill(const char *dir, uint64_t n, unsigned pct)
 	b.env->txn_checkpoint(b.env, 0, 0, DB_FORCE);
 	bare_close(&b);
 	/* back to the store's settings: regions are rebuilt at the next open */
+	snprintf(path, sizeof(path), "%s/DB_CONFIG", dir);
+	if (unlink(path) != 0) {
+		perror(path);
+		return 74;
+	}
 	write_config(dir, 0);
 	drop_regions(dir);
 	printf("phase fill n %llu secs %.3f\n", (unsigned long long)n,

@@ -114,7 +114,7 @@ class Bench:
         else:
             self.m1_counts = [0, 100000, 1000000]
             self.m1_runs, self.m1_prosody_runs = 11, [11, 3, 1]
-            self.m2_n, self.m2_ops, self.m2_runs = 100000, 1000, 3
+            self.m2_n, self.m2_ops, self.m2_runs = 100000, 1000, 5
             self.m3_flows, self.m3_flows_nagle, self.m3_runs = 200, 100, 3
             self.m5_n = 1000000
         self.only = set(args.only.split(",")) if args.only else None
@@ -259,7 +259,9 @@ class Bench:
                                  stderr=subprocess.DEVNULL, text=True).stdout.strip()
         except OSError:
             rev = ""
-        return "build tree " + self.build + (" at commit " + rev if rev else "")
+        return ("build tree " + self.build + (", source at commit " + rev
+                                              if rev else "")
+                + " (plus any uncommitted changes present at build time)")
 
     # ---- measurement 1: admin command --------------------------------
 
