@@ -129,6 +129,9 @@ bfmt(char *buf, size_t n, const char *fmt, ...)
 
 struct check {
 	struct cli *c;
+	FILE *f;               /* stdout: the lines are the result, even on
+	                          failure (the CLI prints c->out on success
+	                          only) */
 	int failed, passed, skipped;
 	/* the server's user */
 	const char *user;
@@ -143,11 +146,12 @@ static void
 line(struct check *k, const char *tag, const char *fix, const char *fmt,
      va_list ap)
 {
-	fprintf(k->c->out, "%-5s ", tag);
-	vfprintf(k->c->out, fmt, ap);
-	fputc('\n', k->c->out);
+	fprintf(k->f, "%-5s ", tag);
+	vfprintf(k->f, fmt, ap);
+	fputc('\n', k->f);
 	if (fix != NULL)
-		fprintf(k->c->out, "      fix: %s\n", fix);
+		fprintf(k->f, "      fix: %s\n", fix);
+	fflush(k->f);
 }
 
 static void
@@ -1338,10 +1342,11 @@ cli_cmd_check(struct cli *c, const struct cli_args *a)
 		return cli_usage(c, "unexpected argument '%.40s'", a->pos[0]);
 	memset(&k, 0, sizeof(k));
 	k.c = c;
+	k.f = stdout;
 	find_user(&k, user);
 	if (user != NULL && !k.have_user)
 		return cli_usage(c, "--user: no such user '%.40s'", user);
-	fprintf(c->out, "invitectl check: %s\n", c->config_path);
+	fprintf(k.f, "invitectl check: %s\n", c->config_path);
 	if (check_config(&k) == 0) {
 		check_store(&k);
 		if (cli_opt_has(a, O_NO_J2))
@@ -1353,7 +1358,7 @@ cli_cmd_check(struct cli *c, const struct cli_args *a)
 		          !cli_opt_has(a, O_NO_PROBE),
 		          cli_opt_has(a, O_INSECURE));
 	}
-	fprintf(c->out, "%d checks: %d ok, %d failed, %d skipped\n",
+	fprintf(k.f, "%d checks: %d ok, %d failed, %d skipped\n",
 	        k.passed + k.failed + k.skipped, k.passed, k.failed,
 	        k.skipped);
 	return k.failed > 0 ? 1 : 0;
