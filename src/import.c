@@ -407,7 +407,7 @@ invites_import(struct invites_store *st, const struct invites_config *cfg,
 	*failed_r = 0;
 	if (errmsg_r != NULL)
 		*errmsg_r = NULL;
-	if (st == NULL || cfg == NULL || (n > 0 && recs == NULL) ||
+	if ((st == NULL && !dry_run) || cfg == NULL || (n > 0 && recs == NULL) ||
 	    source == NULL || !text_ok(source, 64))
 		return INVITES_EINVAL;
 	if (now == 0)
@@ -423,7 +423,7 @@ invites_import(struct invites_store *st, const struct invites_config *cfg,
 	}
 	if (rc == 0)
 		rc = check_batch(p, n, recs, failed_r, errmsg_r);
-	if (rc == 0 && dry_run)
+	if (rc == 0 && dry_run && st != NULL)
 		rc = check_store(st, p, n, recs, now, failed_r, errmsg_r);
 	if (rc == 0 && !dry_run) {
 		items = inv__calloc(n, sizeof(*items));

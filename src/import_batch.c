@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "import_readers.h"
 
@@ -215,6 +216,19 @@ imp_parse_time(const char *s, int64_t *t_r)
 		return -1;
 	*t_r = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
 	return 0;
+}
+
+const char *
+imp_time_str(int64_t t)
+{
+	static char buf[32];
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, sizeof(buf), "%lld", (long long)t);
+	return buf;
 }
 
 int

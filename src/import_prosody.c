@@ -143,8 +143,11 @@ add_invite(struct reader *r, const struct pinv *p)
 	rec = imp_batch_add(r->b);
 	if (rec == NULL)
 		return rfail(r, "out of memory");
-	rec->label = imp_batch_printf(r->b, "%s: invite %zu", p->where,
-	                              r->count);
+	rec->label = p->created > 0
+	             ? imp_batch_printf(r->b, "%s: the invite created %s",
+	                                p->where, imp_time_str(p->created))
+	             : imp_batch_printf(r->b, "%s: the invite expiring %s",
+	                                p->where, imp_time_str(p->expires));
 	rec->token = p->token;
 	rec->domain = p->host;
 	rec->created = p->created;
@@ -824,17 +827,47 @@ out:
 
 #endif /* HAVE_SQLITE */
 
+/* Lua iterates tables in no fixed order: list records by where they
+ * were found, then by creation time (and token, to break ties). */
+static int
+cmp_rec(const void *x, const void *y)
+{
+	const struct invites_import_record *a = x, *b = y;
+	int c = strcmp(a->label ? a->label : "", b->label ? b->label : "");
+
+	if (a->created != b->created)
+		return a->created < b->created ? -1 : 1;
+	if (c != 0)
+		return c;
+	return strcmp(a->token ? a->token : "", b->token ? b->token : "");
+}
+
+static int
+read_any(struct reader *r, const char *path, const char *domain);
+
 int
 imp_prosody_read(const char *path, const char *domain, int64_t now,
                  struct imp_batch *b, char *err, size_t errsz)
 {
 	struct reader r;
+	int rc;
 
 	memset(&r, 0, sizeof(r));
 	r.b = b;
 	r.now = now;
 	r.err = err;
 	r.errsz = errsz;
+	rc = read_any(&r, path, domain);
+	if (rc == 0 && b->n > 1)
+		qsort(b->recs, b->n, sizeof(*b->recs), cmp_rec);
+	return rc;
+}
+
+static int
+read_any(struct reader *rp, const char *path, const char *domain)
+{
+	struct reader r = *rp;
+
 	if (strncmp(path, "sqlite:", 7) == 0 || strncmp(path, "sqlite3:", 8) == 0) {
 		path = strchr(path, ':') + 1;
 		if (strncmp(path, "//", 2) == 0)

@@ -52,6 +52,9 @@ void imp_batch_note(struct imp_batch *b, const char *fmt, ...)
  * "+00:00" suffix ignored) or a number of Unix seconds.  0 or -1. */
 int imp_parse_time(const char *s, int64_t *t_r);
 
+/* ISO 8601 UTC of t in a static buffer (labels). */
+const char *imp_time_str(int64_t t);
+
 /* 1 when path starts like an SQLite database file. */
 int imp_is_sqlite(const char *path);
 

@@ -692,6 +692,11 @@ inv__store_import(struct invites_store *st, struct inv__import_req *req)
 		return rc;
 	if (req == NULL || (req->n > 0 && req->items == NULL))
 		return INVITES_EINVAL;
+	if (st->ops->import == NULL) {
+		inv__log(INVITES_LOG_ERR, "invite store %s: the %s backend "
+		         "cannot import", st->path, st->ops->name);
+		return INVITES_EINTERNAL;
+	}
 	req->failed = 0;
 	for (i = 0; i < req->n; i++)
 		if (req->items[i].inv != NULL)

@@ -610,7 +610,8 @@ enum invites_import_action {
  * combinations, times; a token already stored, a name reserved twice);
  * on the first bad one returns its error, *failed_r = its index and,
  * when errmsg_r is not NULL, a message naming rec->label (free with
- * invites_free()); nothing is written.  dry_run: check only.  actions_r
+ * invites_free()); nothing is written.  dry_run: check only (st may then
+ * be NULL: a site with no store yet has nothing to clash with).  actions_r
  * (n entries, may be NULL) receives what each record became.
  */
 INVITES_API int invites_import(struct invites_store *st,

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "import_readers.h"
@@ -221,6 +222,16 @@ print_json(struct cli *c, const char *source, const struct imp_batch *b,
 	fputc('\n', c->out);
 }
 
+/* Is there a store yet (its meta.db marks it)? */
+static int
+store_exists(const struct cli *c)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/meta.db", invites_config_store(c->cfg));
+	return access(path, F_OK) == 0;
+}
+
 int
 cli_cmd_import(struct cli *c, const struct cli_args *a)
 {
@@ -275,11 +286,16 @@ cli_cmd_import(struct cli *c, const struct cli_args *a)
 			return cli_fail(c, "", INVITES_ENOMEM);
 		}
 	}
-	rc = cli_open_store(c, dry_run ? INVITES_OPEN_READONLY : 0);
-	if (rc != 0) {
-		free(act);
-		imp_batch_free(&b);
-		return rc;
+	/* A new site may import before its server made the store: a real
+	 * import creates it, a dry run has nothing to clash with. */
+	if (!dry_run || store_exists(c)) {
+		rc = cli_open_store(c, dry_run ? INVITES_OPEN_READONLY
+		                               : INVITES_OPEN_CREATE);
+		if (rc != 0) {
+			free(act);
+			imp_batch_free(&b);
+			return rc;
+		}
 	}
 	rc = invites_import(c->st, c->cfg, b.recs, b.n, source, c->now,
 	                    dry_run, act, &failed, &msg);
