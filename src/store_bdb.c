@@ -14,6 +14,20 @@
  * environment has panicked every call returns INVITES_ERECOVER without
  * touching it, and the caller reopens.
  *
+ * Hung calls (issue 8).  A process killed inside Berkeley DB leaves a mutex
+ * held; a thread of ours that waits for it is never woken, not by failchk
+ * and not by another process's recovery.  So every call into Berkeley DB
+ * takes a "busy" slot with its start time, and the watchdog thread, which
+ * calls nothing but failchk, watches them: once the environment has failed
+ * (failchk found the dead process, or a panic), a call still inside it
+ * STUCK_MS later cannot come back.  The watchdog then logs one line and
+ * calls the process's hang handler (invites_set_hang_handler(): daemons
+ * exit there and are restarted); the library itself never exits.
+ * Checkpoints run in a thread of their own, so a checkpoint blocked the
+ * same way never silences failchk.  The watchdog runs with
+ * INVITES_OPEN_DAEMON, and in any process that set a hang handler
+ * (invitectl), without checkpoints there.
+ *
  * Files in the store directory: meta.db (magic and format version; its
  * presence marks the directory as a store), invites.db (hash -> record),
  * expiry.db and inviter.db (secondary indexes kept by DB->associate),
@@ -37,6 +51,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ft.h"
 #include "store.h"
 
 #define F_META    "meta.db"
@@ -59,9 +74,14 @@ static const char *const db_files[] = {
 #define THREAD_COUNT 128
 #define LOG_MAX (1024 * 1024)
 #define WATCHDOG_MS 100
-#define CHECKPOINT_TICKS 10   /* every second ... */
+#define CHECKPOINT_MS 1000    /* every second ... */
 #define CHECKPOINT_KB 1024    /* ... when 1 MB of log was written */
 #define CHECKPOINT_MIN 1      /* ... or a minute has passed */
+/* A call still inside Berkeley DB this long after the environment failed
+ * is blocked behind the dead process for good. */
+#define STUCK_MS 500
+/* Calls inside Berkeley DB at once that the watchdog can follow. */
+#define BUSY_SLOTS 16
 #define SCAN_BATCH 256        /* records per read transaction */
 #define META_KEY "meta"
 #define META_MAGIC "xmpp-invites-db1" /* 16 bytes */
@@ -74,12 +94,21 @@ struct inv__backend {
 	char *path;
 	unsigned flags;
 	atomic_int panicked;
-	/* the watchdog of INVITES_OPEN_DAEMON */
+	atomic_int damaged;            /* a page failed its checksum */
+	atomic_int_fast64_t failed_ms; /* when it failed (monotonic ms) */
+	/* calls inside Berkeley DB: their start (monotonic ms), 0 = free */
+	atomic_int_fast64_t busy[BUSY_SLOTS];
+	/* the watchdog (failchk, hung calls) and the checkpointer */
+	int have_threads;
 	int have_watchdog;
 	pthread_t watchdog;
+	int have_checkpointer;
+	pthread_t checkpointer;
+	atomic_int ckpt_running;       /* 0 once the checkpointer has left */
 	pthread_mutex_t wd_lock;
 	pthread_cond_t wd_cond;
 	int wd_stop;
+	int hang_reported;             /* watchdog thread only */
 	atomic_uint_fast64_t wd_ticks; /* completed failchk passes (tests) */
 	/* this process's open stores (one handle per store: DB_REGISTER) */
 	dev_t dev;
@@ -95,14 +124,52 @@ static struct inv__backend *open_list;
 /* Errors                                                              */
 /* ------------------------------------------------------------------ */
 
+/* Monotonic milliseconds, never 0. */
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 1;
+}
+
 static void
 set_panicked(struct inv__backend *be, const char *what)
 {
-	if (atomic_exchange(&be->panicked, 1) == 0)
+	if (atomic_exchange(&be->panicked, 1) == 0) {
+		atomic_store(&be->failed_ms, now_ms());
 		inv__log(INVITES_LOG_ERR,
 		         "invite store %s: %s: Berkeley DB needs recovery; "
 		         "every operation now fails until the store is reopened",
 		         be->path, what);
+	}
+}
+
+/*
+ * A call into Berkeley DB begins: take a busy slot (the watchdog looks
+ * for calls that never come back).  Returns the slot, or -1 when all are
+ * taken (that call is then not watched).
+ */
+int
+inv__bdb_busy_enter(struct inv__backend *be)
+{
+	int_fast64_t free_slot, now = now_ms();
+	int i;
+
+	for (i = 0; i < BUSY_SLOTS; i++) {
+		free_slot = 0;
+		if (atomic_compare_exchange_strong(&be->busy[i], &free_slot, now))
+			return i;
+	}
+	return -1;
+}
+
+void
+inv__bdb_busy_leave(struct inv__backend *be, int slot)
+{
+	if (slot >= 0)
+		atomic_store(&be->busy[slot], 0);
 }
 
 /* Map a Berkeley DB or errno code (or one of ours, passed through). */
@@ -124,7 +191,8 @@ map_ret(struct inv__backend *be, int ret, const char *what)
 		return INVITES_EBUSY;
 	case DB_RUNRECOVERY:
 		set_panicked(be, what);
-		return INVITES_ERECOVER;
+		return atomic_load(&be->damaged) ? INVITES_ECORRUPT :
+		       INVITES_ERECOVER;
 	case DB_VERIFY_BAD:
 	case DB_PAGE_NOTFOUND:
 	case DB_SECONDARY_BAD:
@@ -172,11 +240,19 @@ is_retry(int ret)
 static void
 errcall(const DB_ENV *env, const char *pfx, const char *msg)
 {
-	const struct inv__backend *be = env->app_private;
+	struct inv__backend *be = env->app_private;
 
 	(void)pfx;
 	inv__log(INVITES_LOG_ERR, "invite store %s: %s",
 	         be != NULL ? be->path : "?", msg);
+	/* A page failed its checksum (BDB0684): a damaged file, which no
+	 * recovery mends; the panic that follows is reported as ECORRUPT. */
+	if (be != NULL && strstr(msg, "checksum error") != NULL &&
+	    atomic_exchange(&be->damaged, 1) == 0)
+		inv__log(INVITES_LOG_ERR,
+		         "invite store %s: a database page is damaged; check the "
+		         "store with `invitectl verify` and restore the last "
+		         "backup (docs/fault-tolerance.md)", be->path);
 }
 
 static void
@@ -303,8 +379,8 @@ typedef int txn_fn(struct inv__backend *be, DB_TXN *txn, void *arg);
  * transaction is aborted.  fn must be safe to run again from scratch.
  */
 static int
-run_txn(struct inv__backend *be, u_int32_t flags, txn_fn *fn, void *arg,
-        const char *what)
+run_txn_busy(struct inv__backend *be, u_int32_t flags, txn_fn *fn, void *arg,
+             const char *what)
 {
 	DB_TXN *txn;
 	int i, ret;
@@ -326,6 +402,18 @@ run_txn(struct inv__backend *be, u_int32_t flags, txn_fn *fn, void *arg,
 	         "invite store %s: %s: gave up after %d deadlocks", be->path,
 	         what, INV__STORE_RETRIES);
 	return INVITES_EBUSY;
+}
+
+static int
+run_txn(struct inv__backend *be, u_int32_t flags, txn_fn *fn, void *arg,
+        const char *what)
+{
+	int slot, rc;
+
+	slot = inv__bdb_busy_enter(be);
+	rc = run_txn_busy(be, flags, fn, arg, what);
+	inv__bdb_busy_leave(be, slot);
+	return rc;
 }
 
 static int
@@ -776,8 +864,8 @@ check_db_header(struct inv__backend *be, const char *name)
 	return rc;
 }
 
-static int
-write_db_config(struct inv__backend *be)
+int
+inv__bdb_write_config(const char *dir)
 {
 	char *tmp = NULL, *dst = NULL, *text = NULL;
 	size_t len;
@@ -794,8 +882,8 @@ write_db_config(struct inv__backend *be)
 	    "set_lk_detect DB_LOCK_DEFAULT\n"
 	    "set_thread_count %d\n",
 	    (unsigned long long)(UINT64_C(64) << 20), LOG_MAX, THREAD_COUNT);
-	tmp = inv__asprintf("%s/DB_CONFIG.tmp.%ld", be->path, (long)getpid());
-	dst = file_path(be->path, "DB_CONFIG");
+	tmp = inv__asprintf("%s/DB_CONFIG.tmp.%ld", dir, (long)getpid());
+	dst = file_path(dir, "DB_CONFIG");
 	if (text == NULL || tmp == NULL || dst == NULL) {
 		rc = INVITES_ENOMEM;
 		goto out;
@@ -818,7 +906,7 @@ write_db_config(struct inv__backend *be)
 out:
 	if (rc != 0)
 		inv__log(INVITES_LOG_ERR, "invite store %s: cannot write DB_CONFIG: %s",
-		         be->path, strerror(errno));
+		         dir, strerror(errno));
 	if (fd >= 0)
 		close(fd);
 	if (tmp != NULL)
@@ -827,6 +915,12 @@ out:
 	free(dst);
 	free(text);
 	return rc;
+}
+
+static int
+write_db_config(struct inv__backend *be)
+{
+	return inv__bdb_write_config(be->path);
 }
 
 static int
@@ -1082,8 +1176,9 @@ open_db(struct inv__backend *be, DB **dbp, const char *name, int dupsort,
 		ret = db_create(&db, be->env, 0);
 		if (ret != 0)
 			return map_ret(be, ret, name);
-		if (dupsort)
-			ret = db->set_flags(db, DB_DUPSORT);
+		/* page checksums: a damaged page is reported, never read as
+		 * data (taken at creation; ignored for existing files) */
+		ret = db->set_flags(db, DB_CHKSUM | (dupsort ? DB_DUPSORT : 0));
 		if (ret == 0)
 			ret = db->open(db, NULL, name, NULL, DB_BTREE, flags, 0600);
 		if (ret == 0) {
@@ -1288,42 +1383,121 @@ open_dbs(struct inv__backend *be, int creating)
 }
 
 /* ------------------------------------------------------------------ */
-/* Watchdog                                                            */
+/* Watchdog and checkpointer                                           */
 /* ------------------------------------------------------------------ */
 
+/* Wait on the threads' condition until ms from now or a stop; 1 on stop.
+ * Called with wd_lock held. */
+static int
+wd_wait(struct inv__backend *be, long ms)
+{
+	struct timespec ts;
+
+	if (be->wd_stop)
+		return 1;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&be->wd_cond, &be->wd_lock, &ts);
+	return be->wd_stop;
+}
+
+/*
+ * Once the environment has failed, is a call still inside Berkeley DB
+ * STUCK_MS after both its start and the failure?  It waits for a mutex of
+ * the dead process and will never return: say so once, and hand over to
+ * the process's hang handler (which normally exits).
+ */
+static void
+hang_check(struct inv__backend *be)
+{
+	int64_t fail, since, from, now, worst = 0;
+	char msg[512];
+	int i;
+
+	fail = atomic_load(&be->failed_ms);
+	if (fail == 0 || be->hang_reported)
+		return;
+	now = now_ms();
+	for (i = 0; i < BUSY_SLOTS; i++) {
+		since = atomic_load(&be->busy[i]);
+		if (since == 0)
+			continue;
+		from = since > fail ? since : fail;
+		if (now - from >= STUCK_MS && now - since > worst)
+			worst = now - since;
+	}
+	if (worst == 0)
+		return;
+	be->hang_reported = 1;
+	snprintf(msg, sizeof(msg),
+	         "invite store %s: a call has been blocked inside Berkeley DB "
+	         "for %lld ms, behind a process that died there; it can never "
+	         "return, so this process must be restarted",
+	         be->path, (long long)worst);
+	inv__log(INVITES_LOG_ERR, "%s", msg);
+	inv__hang_notify(msg);
+}
+
+/*
+ * The watchdog: failchk every WATCHDOG_MS (a process that died inside
+ * Berkeley DB holds mutexes that would block us forever: failchk notices
+ * and fails the environment, or releases what a process that died
+ * between calls held), then the hang check.  It calls nothing else in
+ * Berkeley DB, so it cannot be blocked by what it watches; after a
+ * failure it keeps watching the calls until the handle is closed.
+ */
 static void *
 watchdog_main(void *arg)
 {
 	struct inv__backend *be = arg;
-	struct timespec ts;
-	unsigned ticks = 0;
-	int ret;
+	int slot, ret;
 
 	pthread_mutex_lock(&be->wd_lock);
-	while (!be->wd_stop) {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += WATCHDOG_MS * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&be->wd_cond, &be->wd_lock, &ts);
-		if (be->wd_stop || atomic_load(&be->panicked))
-			break;
+	while (!wd_wait(be, WATCHDOG_MS)) {
 		pthread_mutex_unlock(&be->wd_lock);
-		/* a process that died inside Berkeley DB holds mutexes that
-		 * would block us forever: failchk notices and says so */
-		ret = be->env->failchk(be->env, 0);
-		if (ret == DB_RUNRECOVERY)
-			set_panicked(be, "failchk found a process that died "
-			                 "inside Berkeley DB");
-		else if (ret != 0)
-			inv__log(INVITES_LOG_WARNING, "invite store %s: failchk: %s",
-			         be->path, db_strerror(ret));
-		atomic_fetch_add(&be->wd_ticks, 1);
-		if (ret == 0 && ++ticks % CHECKPOINT_TICKS == 0) {
+		if (!atomic_load(&be->panicked)) {
+			slot = inv__bdb_busy_enter(be);
+			ret = be->env->failchk(be->env, 0);
+			inv__bdb_busy_leave(be, slot);
+			if (ret == DB_RUNRECOVERY)
+				set_panicked(be, "failchk found a process that died "
+				                 "inside Berkeley DB");
+			else if (ret != 0)
+				inv__log(INVITES_LOG_WARNING,
+				         "invite store %s: failchk: %s", be->path,
+				         db_strerror(ret));
+			else
+				atomic_fetch_add(&be->wd_ticks, 1);
+		}
+		hang_check(be);
+		pthread_mutex_lock(&be->wd_lock);
+	}
+	pthread_mutex_unlock(&be->wd_lock);
+	return NULL;
+}
+
+/* Checkpoints of a daemon: each second, when 1 MB of log was written or a
+ * minute has passed, so that logs stay bounded (DB_LOG_AUTO_REMOVE) and
+ * recovery fast.  A checkpoint is a watched call like any other. */
+static void *
+checkpointer_main(void *arg)
+{
+	struct inv__backend *be = arg;
+	int slot, ret;
+
+	pthread_mutex_lock(&be->wd_lock);
+	while (!wd_wait(be, CHECKPOINT_MS)) {
+		pthread_mutex_unlock(&be->wd_lock);
+		if (!atomic_load(&be->panicked)) {
+			slot = inv__bdb_busy_enter(be);
 			ret = be->env->txn_checkpoint(be->env, CHECKPOINT_KB,
 			                              CHECKPOINT_MIN, 0);
+			inv__bdb_busy_leave(be, slot);
 			if (ret == DB_RUNRECOVERY)
 				set_panicked(be, "checkpoint");
 			else if (ret != 0)
@@ -1334,14 +1508,15 @@ watchdog_main(void *arg)
 		pthread_mutex_lock(&be->wd_lock);
 	}
 	pthread_mutex_unlock(&be->wd_lock);
+	atomic_store(&be->ckpt_running, 0);
 	return NULL;
 }
 
 static int
-watchdog_start(struct inv__backend *be)
+threads_start(struct inv__backend *be, int watchdog, int checkpointer)
 {
 	sigset_t all, old;
-	int ret;
+	int ret = 0;
 
 	if (pthread_mutex_init(&be->wd_lock, NULL) != 0)
 		return INVITES_ENOMEM;
@@ -1349,36 +1524,85 @@ watchdog_start(struct inv__backend *be)
 		pthread_mutex_destroy(&be->wd_lock);
 		return INVITES_ENOMEM;
 	}
+	be->have_threads = 1;
 	/* the host's signals stay with the host's threads */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ret = pthread_create(&be->watchdog, NULL, watchdog_main, be);
+	if (watchdog) {
+		ret = pthread_create(&be->watchdog, NULL, watchdog_main, be);
+		be->have_watchdog = ret == 0;
+	}
+	if (ret == 0 && checkpointer) {
+		atomic_store(&be->ckpt_running, 1);
+		ret = pthread_create(&be->checkpointer, NULL, checkpointer_main,
+		                     be);
+		be->have_checkpointer = ret == 0;
+	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (ret != 0) {
-		pthread_cond_destroy(&be->wd_cond);
-		pthread_mutex_destroy(&be->wd_lock);
 		inv__log(INVITES_LOG_ERR,
 		         "invite store %s: cannot start the watchdog thread: %s",
 		         be->path, strerror(ret));
 		return INVITES_ENOMEM;
 	}
-	be->have_watchdog = 1;
+	return 0;
+}
+
+/* Ask the threads to stop (they leave at their next wake-up). */
+static void
+threads_signal_stop(struct inv__backend *be)
+{
+	pthread_mutex_lock(&be->wd_lock);
+	be->wd_stop = 1;
+	pthread_cond_broadcast(&be->wd_cond);
+	pthread_mutex_unlock(&be->wd_lock);
+}
+
+/*
+ * Stop the checkpointer.  One blocked for good inside a failed
+ * environment cannot be joined: it is left behind, and with it the
+ * handle's memory and Berkeley DB handles, which it still uses.  Returns
+ * 1 in that case (the caller must then free nothing).
+ */
+static int
+checkpointer_stop(struct inv__backend *be)
+{
+	int i;
+
+	if (!be->have_checkpointer)
+		return 0;
+	threads_signal_stop(be);
+	/* a healthy checkpoint may take its time; one in a failed
+	 * environment gets STUCK_MS twice over */
+	for (i = 0; atomic_load(&be->panicked) && atomic_load(&be->ckpt_running) &&
+	            i < 2 * STUCK_MS / 10; i++)
+		usleep(10000);
+	be->have_checkpointer = 0;
+	if (atomic_load(&be->panicked) && atomic_load(&be->ckpt_running)) {
+		inv__log(INVITES_LOG_ERR,
+		         "invite store %s: the checkpoint thread is blocked behind "
+		         "a process that died inside Berkeley DB; leaving it, and "
+		         "this handle's memory, behind", be->path);
+		pthread_detach(be->checkpointer);
+		return 1;
+	}
+	pthread_join(be->checkpointer, NULL);
 	return 0;
 }
 
 static void
 watchdog_stop(struct inv__backend *be)
 {
-	if (!be->have_watchdog)
-		return;
-	pthread_mutex_lock(&be->wd_lock);
-	be->wd_stop = 1;
-	pthread_cond_signal(&be->wd_cond);
-	pthread_mutex_unlock(&be->wd_lock);
-	pthread_join(be->watchdog, NULL);
-	pthread_cond_destroy(&be->wd_cond);
-	pthread_mutex_destroy(&be->wd_lock);
-	be->have_watchdog = 0;
+	if (be->have_watchdog) {
+		threads_signal_stop(be);
+		pthread_join(be->watchdog, NULL);
+		be->have_watchdog = 0;
+	}
+	if (be->have_threads && !be->have_checkpointer) {
+		pthread_cond_destroy(&be->wd_cond);
+		pthread_mutex_destroy(&be->wd_lock);
+		be->have_threads = 0;
+	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -1405,11 +1629,17 @@ static struct inv__backend failed_backend;
 static void
 bdb_close(struct inv__backend *be)
 {
-	int ret;
+	int slot, ret;
 
 	if (be == NULL || be == &failed_backend)
 		return;
-	watchdog_stop(be);
+	if (checkpointer_stop(be) != 0) {
+		/* (the watchdog goes on watching; the handle stays) */
+		unregister_open(be);
+		return;
+	}
+	/* the watchdog still watches the last calls */
+	slot = inv__bdb_busy_enter(be);
 	if (be->env != NULL && !atomic_load(&be->panicked) &&
 	    !(be->flags & INVITES_OPEN_READONLY)) {
 		/* only when 1 MB of log has piled up: keeps CLI-only sites'
@@ -1420,6 +1650,8 @@ bdb_close(struct inv__backend *be)
 			         be->path, db_strerror(ret));
 	}
 	close_dbs(be);
+	inv__bdb_busy_leave(be, slot);
+	watchdog_stop(be);
 	if (be->env != NULL) {
 		(void)be->env->close(be->env, 0);
 		be->env = NULL;
@@ -1448,6 +1680,8 @@ bdb_open(const struct inv__store_params *p, struct inv__backend **be_r)
 	if (be == NULL)
 		return INVITES_ENOMEM;
 	atomic_init(&be->panicked, 0);
+	atomic_init(&be->damaged, 0);
+	atomic_init(&be->failed_ms, 0);
 	atomic_init(&be->wd_ticks, 0);
 	be->flags = p->flags;
 	be->path = inv__strdup(p->path);
@@ -1464,9 +1698,12 @@ bdb_open(const struct inv__store_params *p, struct inv__backend **be_r)
 		rc = env_open(be, p->cache_bytes);
 	if (rc == 0)
 		rc = open_dbs(be, creating);
-	if (rc == 0 && (p->flags & INVITES_OPEN_DAEMON))
-		rc = watchdog_start(be);
+	if (rc == 0 && ((p->flags & INVITES_OPEN_DAEMON) || inv__hang_handler_set()))
+		rc = threads_start(be, 1, (p->flags & INVITES_OPEN_DAEMON) &&
+		                          !(p->flags & INVITES_OPEN_READONLY));
 	if (rc != 0) {
+		(void)checkpointer_stop(be);
+		watchdog_stop(be);
 		close_dbs(be);
 		if (be->env != NULL)
 			(void)be->env->close(be->env, 0);
@@ -2801,21 +3038,53 @@ bdb_roles_update(struct inv__backend *be, const char *jid, const char *role,
 static int
 bdb_checkpoint(struct inv__backend *be, int force)
 {
+	int slot, ret;
+
 	if (atomic_load(&be->panicked))
 		return INVITES_ERECOVER;
-	return map_ret(be, be->env->txn_checkpoint(be->env, 0, 0,
-	                                           force ? DB_FORCE : 0),
-	               "checkpoint");
+	slot = inv__bdb_busy_enter(be);
+	ret = be->env->txn_checkpoint(be->env, 0, 0, force ? DB_FORCE : 0);
+	inv__bdb_busy_leave(be, slot);
+	return map_ret(be, ret, "checkpoint");
 }
 
 static int
 bdb_set_format(struct inv__backend *be, uint32_t version)
 {
-	int rc = check_writable(be);
+	int slot, ret, rc = check_writable(be);
 
 	if (rc != 0)
 		return rc;
-	return map_ret(be, meta_put(be, version, 0), "write format record");
+	slot = inv__bdb_busy_enter(be);
+	ret = meta_put(be, version, 0);
+	inv__bdb_busy_leave(be, slot);
+	return map_ret(be, ret, "write format record");
+}
+
+/* ---- for store_bdb_ft.c (ft.h) ---- */
+
+struct __db_env *
+inv__bdb_env(struct inv__backend *be)
+{
+	return atomic_load(&be->panicked) ? NULL : be->env;
+}
+
+const char *
+inv__bdb_path(const struct inv__backend *be)
+{
+	return be->path;
+}
+
+int
+inv__bdb_error(struct inv__backend *be, int ret, const char *what)
+{
+	return map_ret(be, ret, what);
+}
+
+int
+inv__bdb_is_db_file(const char *name)
+{
+	return is_db_file(name);
 }
 
 /* ------------------------------------------------------------------ */

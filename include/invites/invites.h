@@ -711,6 +711,56 @@ INVITES_API int invites_apikey_revoke(struct invites_store *st,
                                       const char *name_or_id,
                                       struct invites_apikey **k_r);
 
+/* ------------------------------------------------------------------ */
+/* Fault tolerance: hung calls, backup, verification                   */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A thread blocked inside the store behind a process that died there
+ * (holding one of Berkeley DB's mutexes) can never be woken: only a new
+ * process can go on.  The store's watchdog thread (INVITES_OPEN_DAEMON,
+ * or any store opened after a handler is set) notices it about half a
+ * second after it has found the dead process, logs one line and calls fn
+ * once, from the watchdog thread, with that line.  The library itself
+ * never exits: a host that has a supervisor installs a handler that logs
+ * msg and calls _exit(INVITES_EXIT_HANG), and is restarted.  Process-wide;
+ * NULL (the default) only logs.  Set it before opening the store.
+ */
+typedef void invites_hang_fn(void *ctx, const char *msg);
+INVITES_API void invites_set_hang_handler(invites_hang_fn *fn, void *ctx);
+/* The exit status suggested for such a handler (no sysexits(3) code). */
+#define INVITES_EXIT_HANG 86
+
+/* One checked database file: err is 0 or INVITES_ECORRUPT (detail then
+ * holds Berkeley DB's first complaint, else NULL). */
+typedef void invites_verify_fn(void *ctx, const char *file, int err,
+                               const char *detail);
+
+/*
+ * Hot backup into dir (new, or an empty directory) while other processes
+ * use the store: a checkpoint, a page-consistent copy of every database
+ * file, then the logs; then the copy alone is recovered (catastrophic
+ * recovery) and every database file in it verified (fn, when not NULL,
+ * hears about each).  The result is a complete store directory: restore
+ * it by putting it in the store's place while no process has the store
+ * open.  INVITES_EEXIST when dir is not empty, INVITES_ECORRUPT when the
+ * copy fails verification, INVITES_EBUSY when the logs moved on during
+ * the copy (try again).
+ */
+INVITES_API int invites_store_backup(struct invites_store *st, const char *dir,
+                                     invites_verify_fn *fn, void *ctx);
+/*
+ * Verify the store (or a backup) in dir without changing it or joining
+ * its environment: its database files and logs are copied into a new
+ * directory under tmpdir (NULL: $TMPDIR, else /tmp), recovered there and
+ * verified, and the copy is removed.  Use it on a backup, or on a store
+ * that no process has open; for a running store take a backup instead.
+ * 0 when every file passes, INVITES_ECORRUPT when one does not,
+ * INVITES_ENOSTORE when dir holds no store.
+ */
+INVITES_API int invites_store_verify(const char *dir, const char *tmpdir,
+                                     invites_verify_fn *fn, void *ctx);
+
 /* Free memory returned by libinvites (strings, messages). */
 INVITES_API void invites_free(void *p);
 /* Free an array of n strings and the array; accepts NULL. */

@@ -200,6 +200,12 @@ int cli_cmd_tree(struct cli *c, const struct cli_args *a);
 int cli_cmd_check(struct cli *c, const struct cli_args *a);
 #define CLI_O_BY_INVITER (CLI_O_FIRST_CMD + 500)
 int cli_stats_by_inviter(struct cli *c, const struct cli_args *a);
+/* `backup`, `verify`, and the store's hang handler (backup.c) */
+extern const struct cli_optdef cli_backup_opts[], cli_verify_opts[];
+extern const char cli_backup_usage[], cli_verify_usage[];
+int cli_cmd_backup(struct cli *c, const struct cli_args *a);
+int cli_cmd_verify(struct cli *c, const struct cli_args *a);
+void cli_hang_handler(void *ctx, const char *msg);
 const struct cli_command *cli_command_find(const char *name);
 
 /* Option ids shared by every subcommand. */

@@ -1128,6 +1128,10 @@ const struct cli_command cli_commands[] = {
 	  cli_tree_usage, cli_tree_opts, cli_cmd_tree },
 	{ "check", "check this deployment, line by line (check.c)",
 	  cli_check_usage, cli_check_opts, cli_cmd_check },
+	{ "backup", "hot copy of the store into a directory (backup.c)",
+	  cli_backup_usage, cli_backup_opts, cli_cmd_backup },
+	{ "verify", "check every database file of the store (backup.c)",
+	  cli_verify_usage, cli_verify_opts, cli_cmd_verify },
 	{ NULL, NULL, NULL, NULL, NULL }
 };
 

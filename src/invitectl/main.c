@@ -449,6 +449,7 @@ main(int argc, char **argv)
 	 * once more on a fresh handle, with its output discarded.
 	 */
 	c.may_retry = 1;
+	invites_set_hang_handler(cli_hang_handler, NULL); /* backup.c */
 	rc = cmd->run(&c, &a);
 	if (c.retry) {
 		cli_close_store(&c);
