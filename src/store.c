@@ -601,6 +601,11 @@ invites_store_open(const struct invites_config *cfg, unsigned flags,
 	if (st == NULL)
 		return INVITES_ENOMEM;
 	st->ops = &inv__store_bdb_ops;
+	rc = inv__store_pick(path, &st->ops, &path);
+	if (rc != 0) {
+		free(st);
+		return rc;
+	}
 	st->flags = flags;
 	st->purge_grace = cfg_duration(cfg, "purge_grace", DEFAULT_PURGE_GRACE);
 	st->audit_retention = cfg_duration(cfg, "audit_retention",

@@ -125,6 +125,30 @@ struct inv__reissue_req {
 };
 
 /*
+ * Records of a whole store in the encoding of record.h, for copying one
+ * store into another (store_copy.c), keyed as follows.
+ */
+enum inv__raw_kind {
+	INV__RAW_INVITE = 1, /* hash -> invite record */
+	INV__RAW_RESERVE,    /* domain NUL username -> reservation record */
+	INV__RAW_PENDING,    /* JID -> pending record */
+	INV__RAW_ROLES,      /* JID -> roles record */
+	INV__RAW_AUDIT,      /* 8-byte big-endian seq -> audit record */
+	INV__RAW_AUX         /* auxiliary key ("apikey:...") -> its value */
+};
+#define INV__RAW_KINDS 6
+
+struct inv__raw {
+	int kind;
+	const void *key;
+	size_t klen;
+	const void *val;
+	size_t vlen;
+};
+
+typedef int inv__raw_fn(void *ctx, const struct inv__raw *r);
+
+/*
  * A backend.  Every function returns 0 or a negative INVITES_E* code, and
  * INVITES_ERECOVER on every call once the backend has seen its storage
  * fail in a way that needs a reopen (then failed() says 1).
@@ -205,6 +229,16 @@ struct inv__store_ops {
 	int (*import)(struct inv__backend *be, struct inv__import_req *req);
 	/* Tests: completed failchk passes of the daemon watchdog. */
 	uint64_t (*watchdog_ticks)(struct inv__backend *be);
+
+	/* Copying a whole store (store_copy.c): walk every record of one
+	 * kind in key order, in short read transactions with fn called
+	 * outside them, until fn returns non-zero (which walk returns). */
+	int (*raw_walk)(struct inv__backend *be, int kind, inv__raw_fn *fn,
+	                void *ctx);
+	/* Write n records (any kinds) in one transaction; INVITES_EEXIST
+	 * when one of them exists already. */
+	int (*raw_load)(struct inv__backend *be, const struct inv__raw *recs,
+	                size_t n);
 };
 
 /* The backend of an open store, for modules beside store.c (apikey.c);
@@ -214,6 +248,25 @@ void inv__store_backend(struct invites_store *st,
                         struct inv__backend **be_r);
 
 extern const struct inv__store_ops inv__store_bdb_ops;
+#ifdef HAVE_POSTGRESQL
+extern const struct inv__store_ops inv__store_pg_ops;
+#endif
+
+/* The backend a `store` value names: a libpq URI (postgresql:// or
+ * postgres://) is PostgreSQL, "bdb:PATH" or any other path Berkeley DB;
+ * *spec_r is what the backend opens (PATH without "bdb:").  ECONFIG when
+ * the backend is not built in. */
+int inv__store_pick(const char *store, const struct inv__store_ops **ops_r,
+                    const char **spec_r);
+/* 1 when store is a PostgreSQL URI. */
+int inv__store_is_pg(const char *store);
+/* store with a URI's password replaced by "***" (logs, messages). */
+char *inv__store_display(const char *store);
+
+/* PostgreSQL schema (store_pg.c): create (migrate 0) or upgrade it;
+ * *found_r is the version found (0: none), *now_r the one in place. */
+int inv__pg_schema(const char *uri, int migrate, unsigned *found_r,
+                   unsigned *now_r);
 
 /* ---- rules shared by the backends (store.c) ---- */
 

@@ -3363,6 +3363,12 @@ bdb_watchdog_ticks(struct inv__backend *be)
 	return (uint64_t)atomic_load(&be->wd_ticks);
 }
 
+/* Whole-store copies: defined at the end. */
+static int bdb_raw_walk(struct inv__backend *be, int kind, inv__raw_fn *fn,
+                        void *ctx);
+static int bdb_raw_load(struct inv__backend *be, const struct inv__raw *recs,
+                        size_t n);
+
 const struct inv__store_ops inv__store_bdb_ops = {
 	"bdb",
 	bdb_open,
@@ -3392,4 +3398,159 @@ const struct inv__store_ops inv__store_bdb_ops = {
 	bdb_placeholder,
 	bdb_import,
 	bdb_watchdog_ticks,
+	bdb_raw_walk,
+	bdb_raw_load,
 };
+
+/* ------------------------------------------------------------------ */
+/* Whole-store copies (store_copy.c): records as they are stored       */
+/* ------------------------------------------------------------------ */
+
+#define RAW_BATCH 256
+
+struct raw_ctx {
+	int kind;
+	struct inv__raw recs[RAW_BATCH];
+	void *mem[RAW_BATCH];
+	size_t n;
+};
+
+static void
+raw_reset(void *ctx)
+{
+	struct raw_ctx *r = ctx;
+	size_t i;
+
+	for (i = 0; i < r->n; i++) {
+		inv__cleanse(r->mem[i], r->recs[i].klen + r->recs[i].vlen);
+		free(r->mem[i]);
+	}
+	r->n = 0;
+}
+
+static int
+is_meta_key(const void *k, size_t n)
+{
+	return n == strlen(META_KEY) && memcmp(k, META_KEY, n) == 0;
+}
+
+static int
+raw_visit(struct inv__backend *be, void *ctx, const DBT *k, const DBT *d)
+{
+	struct raw_ctx *r = ctx;
+	unsigned char *m;
+
+	(void)be;
+	if (r->kind == INV__RAW_AUX && is_meta_key(k->data, k->size))
+		return 0; /* the format record stays with its store */
+	m = inv__malloc((size_t)k->size + d->size + 1);
+	if (m == NULL)
+		return INVITES_ENOMEM;
+	memcpy(m, k->data, k->size);
+	memcpy(m + k->size, d->data, d->size);
+	r->mem[r->n] = m;
+	r->recs[r->n].kind = r->kind;
+	r->recs[r->n].key = m;
+	r->recs[r->n].klen = k->size;
+	r->recs[r->n].val = m + k->size;
+	r->recs[r->n].vlen = d->size;
+	r->n++;
+	return r->n >= RAW_BATCH ? 1 : 0;
+}
+
+static DB *
+raw_db(struct inv__backend *be, int kind)
+{
+	switch (kind) {
+	case INV__RAW_INVITE:
+		return be->inv;
+	case INV__RAW_RESERVE:
+		return be->res;
+	case INV__RAW_PENDING:
+		return be->pend;
+	case INV__RAW_ROLES:
+		return be->roles;
+	case INV__RAW_AUDIT:
+		return be->audit;
+	case INV__RAW_AUX:
+		return be->meta;
+	}
+	return NULL;
+}
+
+static int
+bdb_raw_walk(struct inv__backend *be, int kind, inv__raw_fn *fn, void *ctx)
+{
+	struct raw_ctx *r;
+	struct scan *s;
+	size_t i;
+	int rc = 0, stop = 0;
+
+	if (atomic_load(&be->panicked))
+		return INVITES_ERECOVER;
+	if (raw_db(be, kind) == NULL)
+		return INVITES_EINVAL;
+	r = inv__calloc(1, sizeof(*r));
+	s = inv__calloc(1, sizeof(*s));
+	if (r == NULL || s == NULL) {
+		free(r);
+		free(s);
+		return INVITES_ENOMEM;
+	}
+	r->kind = kind;
+	s->db = raw_db(be, kind);
+	s->limit = SIZE_MAX;
+	s->visit = raw_visit;
+	s->reset = raw_reset;
+	s->ctx = r;
+	while (rc == 0 && stop == 0 && !s->done) {
+		rc = run_txn(be, DB_READ_COMMITTED, scan_txn, s, "copy");
+		for (i = 0; rc == 0 && stop == 0 && i < r->n; i++)
+			stop = fn(ctx, &r->recs[i]);
+		raw_reset(r);
+	}
+	free(r);
+	free(s);
+	return rc != 0 ? rc : stop;
+}
+
+struct raw_load_arg {
+	const struct inv__raw *recs;
+	size_t n;
+};
+
+static int
+raw_load_txn(struct inv__backend *be, DB_TXN *txn, void *arg)
+{
+	struct raw_load_arg *la = arg;
+	const struct inv__raw *r;
+	DB *db;
+	DBT k, d;
+	size_t i;
+	int ret = 0;
+
+	for (i = 0; ret == 0 && i < la->n; i++) {
+		r = &la->recs[i];
+		db = raw_db(be, r->kind);
+		if (db == NULL || r->klen == 0 ||
+		    (r->kind == INV__RAW_AUX &&
+		     (is_meta_key(r->key, r->klen) ||
+		      memchr(r->key, ':', r->klen) == NULL)))
+			return INVITES_EINVAL;
+		dbt_in(&k, r->key, r->klen);
+		dbt_in(&d, r->val, r->vlen);
+		ret = db->put(db, txn, &k, &d, DB_NOOVERWRITE);
+	}
+	return ret;
+}
+
+static int
+bdb_raw_load(struct inv__backend *be, const struct inv__raw *recs, size_t n)
+{
+	struct raw_load_arg la = { recs, n };
+	int rc = check_writable(be);
+
+	if (rc != 0)
+		return rc;
+	return run_txn(be, 0, raw_load_txn, &la, "copy");
+}

@@ -369,6 +369,36 @@ INVITES_API int invites_store_open(const struct invites_config *cfg,
 INVITES_API void invites_store_close(struct invites_store **store);
 
 /*
+ * Create the store cfg names with its schema (migrate 0: `invitectl db
+ * init`), or bring an older schema up to this program's (migrate 1:
+ * `invitectl db migrate`).  The `store` key is a directory (or bdb:PATH)
+ * for Berkeley DB, or a PostgreSQL URI (postgresql://...).  *found_r: the
+ * format found, 0 when the store was created now; *current_r: the one in
+ * place after the call (both may be NULL).  INVITES_EVERSION when the
+ * store is newer than this program.
+ */
+INVITES_API int invites_store_init(const struct invites_config *cfg,
+                                   int migrate, unsigned *found_r,
+                                   unsigned *current_r);
+
+/* What invites_store_copy() copied. */
+struct invites_copy_counts {
+	size_t invites, reservations, pending, roles, audit, aux;
+};
+
+/*
+ * Copy every record of the store `from` names (invites, username
+ * reservations, pending actions, roles, audit records with their sequence
+ * numbers, API keys) into the store `to` names, created when missing,
+ * between any two backends.  INVITES_EEXIST when `to` is not empty.
+ * Stop the writers of `from` first: records written during the copy may
+ * be missed.
+ */
+INVITES_API int invites_store_copy(const struct invites_config *from,
+                                   const struct invites_config *to,
+                                   struct invites_copy_counts *counts_r);
+
+/*
  * Create an invite.  Returns its token (a secret: show it once) in
  * token_r (INVITES_TOKEN_MAX + 1 bytes) and, when inv_r is not NULL, the
  * stored invite.  Checks: domain served, usernames valid (and, for an

@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Tests of the invite store API (src/store.c with the Berkeley DB backend):
- * every operation and its error paths, in throwaway store directories.
+ * Tests of the invite store API (src/store.c and a backend): every
+ * operation and its error paths, in throwaway stores.  By default the
+ * stores are Berkeley DB directories; with TEST_STORE_PG set to a libpq
+ * URI (tests/pg/store.sh starts a server) the same tests run against
+ * PostgreSQL, each store in a schema of its own, and the few tests of
+ * one backend's own ways are replaced by their counterparts.
  * Creation of each kind, validation and consumption for each purpose,
  * multi-use counting, revoke, reissue, list filters, purge through the
  * expiry index at an explicit time, stats, pending work, roles, the audit
@@ -35,6 +39,8 @@
 
 static char base[512];
 static char last_log[2048];
+/* TEST_STORE_PG: the PostgreSQL server to test against, or NULL */
+static const char *pg_base;
 
 static void
 log_fn(void *ctx, int level, const char *msg)
@@ -46,10 +52,38 @@ log_fn(void *ctx, int level, const char *msg)
 		fprintf(stderr, "log: %s\n", msg);
 }
 
+/* A store named name: a directory in base, or a schema of pg_base. */
 static char *
 path_in(const char *name)
 {
-	return inv__asprintf("%s/%s", base, name);
+	char schema[64];
+	size_t i;
+
+	if (pg_base == NULL)
+		return inv__asprintf("%s/%s", base, name);
+	for (i = 0; name[i] != '\0' && i < sizeof(schema) - 3; i++)
+		schema[i] = (name[i] >= 'a' && name[i] <= 'z') ||
+		            (name[i] >= '0' && name[i] <= '9') ? name[i] : '_';
+	schema[i] = '\0';
+	return inv__asprintf("%s%cschema=t_%s", pg_base,
+	                     strchr(pg_base, '?') ? '&' : '?', schema);
+}
+
+/* Run SQL on the test server as its superuser (PostgreSQL tests). */
+static int
+psql(const char *sql)
+{
+	const char *bin = getenv("PSQL");
+	char *cmd;
+	int rc;
+
+	if (bin == NULL)
+		return -1;
+	cmd = inv__asprintf("'%s' -X -q -At -v ON_ERROR_STOP=1 -d '%s' -c \"%s\" "
+	                    ">/dev/null 2>&1", bin, pg_base, sql);
+	rc = cmd ? system(cmd) : -1;
+	free(cmd);
+	return rc;
 }
 
 static int
@@ -1095,7 +1129,8 @@ test_purge_stats(const char *dir)
 	is_int(stats.by_kind[INVITES_KIND_CONTACT], 1, "stats: contact invites");
 	is_int(stats.pending_actions, 1, "stats: pending work");
 	is_int(stats.audit_records, 7, "stats: audit records");
-	ok(stats.data_bytes > 0 && stats.log_bytes > 0, "stats: sizes on disk");
+	ok(stats.data_bytes > 0 && (pg_base != NULL || stats.log_bytes > 0),
+	   "stats: sizes on disk");
 	is_int(stats.oldest_expiry, now + 3600, "stats: oldest expiry");
 	invites_stats_get(st, now + 2 * 3600, &stats);
 	is_int(stats.expired, 1, "stats later: one expired");
@@ -1461,6 +1496,194 @@ test_recover(const char *dir)
 	ok(r & R_FOUND, "... and every committed change is there");
 }
 
+
+/* ---- PostgreSQL counterparts of the Berkeley DB specific tests ---- */
+
+static void
+test_open_errors_pg(void)
+{
+	struct invites_config *cfg;
+	struct invites_store *st = NULL, *st2 = NULL;
+	char *uri = path_in("opening"), *nodb;
+	int rc;
+
+	cfg = make_cfg(uri);
+	rc = invites_store_open(cfg, 0, &st);
+	is_int(rc, INVITES_ENOSTORE, "no store in the schema without CREATE: "
+	       "ENOSTORE");
+	is_int(invites_store_open(cfg, INVITES_OPEN_READONLY, &st),
+	       INVITES_ENOSTORE, "... read-only too");
+	is_int(invites_store_open(cfg, INVITES_OPEN_CREATE | INVITES_OPEN_READONLY,
+	                          &st), INVITES_EINVAL, "CREATE|READONLY: EINVAL");
+	is_int(invites_store_open(cfg, 0x80, &st), INVITES_EINVAL,
+	       "unknown flag: EINVAL");
+	is_int(invites_store_open(NULL, 0, &st), INVITES_EINVAL, "no config");
+	is_int(invites_store_open(cfg, 0, NULL), INVITES_EINVAL, "no result");
+	st = open_ok(cfg, INVITES_OPEN_CREATE, "CREATE makes the schema");
+	rc = invites_store_open(cfg, 0, &st2);
+	is_int(rc, 0, "a second handle in one process is fine (no DB_REGISTER)");
+	invites_store_close(&st2);
+	invites_store_close(&st);
+	ok(st == NULL, "close sets the handle to NULL");
+	invites_store_close(&st);
+	invites_store_close(NULL);
+	st = open_ok(cfg, 0, "an existing store opens without CREATE");
+	invites_store_close(&st);
+	invites_config_free(&cfg);
+
+	nodb = inv__asprintf("%s", pg_base);
+	if (nodb != NULL && strstr(nodb, "/postgres?") != NULL) {
+		memcpy(strstr(nodb, "/postgres?"), "/nosuchdb?", 10);
+		cfg = make_cfg(nodb);
+		last_log[0] = '\0';
+		is_int(invites_store_open(cfg, INVITES_OPEN_CREATE, &st),
+		       INVITES_ENOSTORE, "a database that does not exist: ENOSTORE");
+		ok(strstr(last_log, "nosuchdb") != NULL, "... the message names it");
+		invites_config_free(&cfg);
+	} else {
+		ok(1, "# SKIP the test URI names no database");
+		ok(1, "# SKIP the test URI names no database");
+	}
+	free(nodb);
+	cfg = make_cfg("postgresql:///postgres?host=/nonexistent/dir&"
+	               "connect_timeout=2");
+	is_int(invites_store_open(cfg, INVITES_OPEN_CREATE, &st), INVITES_EBUSY,
+	       "a server that cannot be reached: EBUSY");
+	invites_config_free(&cfg);
+	cfg = make_cfg("postgresql://u:secret@localhost:1/db?password=secret2");
+	last_log[0] = '\0';
+	invites_store_open(cfg, 0, &st);
+	ok(last_log[0] != '\0' && strstr(last_log, "secret") == NULL,
+	   "no password in the log: %s", last_log);
+	invites_config_free(&cfg);
+	cfg = make_cfg("postgresql:///postgres?schema=Bad-Name");
+	is_int(invites_store_open(cfg, INVITES_OPEN_CREATE, &st), INVITES_ECONFIG,
+	       "a bad schema name: ECONFIG");
+	invites_config_free(&cfg);
+	cfg = make_cfg("bdb:");
+	is_int(invites_store_open(cfg, INVITES_OPEN_CREATE, &st), INVITES_ECONFIG,
+	       "bdb: without a path: ECONFIG");
+	invites_config_free(&cfg);
+	free(uri);
+}
+
+static void
+test_garbage_pg(void)
+{
+	struct invites_config *cfg;
+	struct invites_store *st = NULL;
+	char *uri;
+
+	/* someone else's table named like one of ours */
+	ok(psql("DROP SCHEMA IF EXISTS t_foreign CASCADE; "
+	        "CREATE SCHEMA t_foreign; CREATE TABLE t_foreign.invites "
+	        "(x int); INSERT INTO t_foreign.invites VALUES (7)") == 0,
+	   "a schema with someone else's table 'invites'");
+	uri = path_in("foreign");
+	cfg = make_cfg(uri);
+	last_log[0] = '\0';
+	is_int(invites_store_open(cfg, INVITES_OPEN_CREATE, &st),
+	       INVITES_ECORRUPT, "tables named like ours, no invites_meta: "
+	       "ECORRUPT");
+	ok(strstr(last_log, "refusing") != NULL, "... saying so");
+	ok(psql("SELECT 1/(x - 6) FROM t_foreign.invites") == 0 &&
+	   psql("SELECT 1/(CASE count(*) WHEN 1 THEN 1 ELSE 0 END) FROM "
+	        "pg_tables WHERE schemaname = 't_foreign'") == 0,
+	   "... and the schema is left as it was");
+	invites_config_free(&cfg);
+	free(uri);
+
+	/* invites_meta of someone else */
+	ok(psql("DROP SCHEMA IF EXISTS t_othermeta CASCADE; CREATE SCHEMA "
+	        "t_othermeta; CREATE TABLE t_othermeta.invites_meta "
+	        "(id smallint, magic text, version int); INSERT INTO "
+	        "t_othermeta.invites_meta VALUES (1, 'something else', 1)") == 0,
+	   "a schema with someone else's invites_meta");
+	uri = path_in("othermeta");
+	cfg = make_cfg(uri);
+	is_int(invites_store_open(cfg, INVITES_OPEN_CREATE, &st),
+	       INVITES_ECORRUPT, "a foreign invites_meta: ECORRUPT");
+	is_int(invites_store_open(cfg, INVITES_OPEN_READONLY, &st),
+	       INVITES_ECORRUPT, "... read-only too");
+	invites_config_free(&cfg);
+	free(uri);
+
+	/* a damaged row is reported, not trusted */
+	uri = path_in("damaged");
+	cfg = make_cfg(uri);
+	st = open_ok(cfg, INVITES_OPEN_CREATE, "store for the damaged-row test");
+	if (st != NULL) {
+		struct invites_invite *inv = NULL;
+		struct invites_spec sp;
+		char tok[65];
+
+		memset(&sp, 0, sizeof(sp));
+		sp.kind = INVITES_KIND_ACCOUNT;
+		sp.domain = "example.com";
+		invites_create(st, cfg, &sp, tok, sizeof(tok), NULL);
+		ok(psql("UPDATE t_damaged.invites SET kind = 9") == 0,
+		   "an invite's kind damaged behind our back");
+		is_int(invites_get_by_token(st, tok, &inv), INVITES_ECORRUPT,
+		       "reading it: ECORRUPT");
+		is_int(invites_consume(st, tok, "example.com", INVITES_FOR_REGISTER,
+		                       "x", NULL, 1, 0, NULL), INVITES_ECORRUPT,
+		       "consuming it: ECORRUPT");
+		invites_store_close(&st);
+	}
+	invites_config_free(&cfg);
+	free(uri);
+}
+
+/*
+ * The server cuts our connection (an admin's pg_terminate_backend, a
+ * failover): the next call reconnects underneath and works, reads and
+ * writes, and nothing committed is lost.
+ */
+static void
+test_recover_pg(const char *uri)
+{
+	struct invites_config *cfg = make_cfg(uri);
+	struct invites_store *st = NULL;
+	struct invites_invite *inv = NULL;
+	struct invites_spec s;
+	const char *cut = "SELECT pg_terminate_backend(pid) FROM "
+	                  "pg_stat_activity WHERE application_name = "
+	                  "'xmpp-invites' AND pid <> pg_backend_pid()";
+	char tok[65], tok2[65];
+	int rc;
+
+	st = open_ok(cfg, INVITES_OPEN_CREATE | INVITES_OPEN_DAEMON,
+	             "open for the reconnect test");
+	if (st == NULL)
+		return;
+	s = spec_of(INVITES_KIND_ACCOUNT, "example.com");
+	mk0(st, cfg, &s, tok, &rc);
+	mk0(st, cfg, &s, tok2, &rc);
+	ok(psql(cut) == 0, "the server ends our connection");
+	rc = invites_get_by_token(st, tok, &inv);
+	is_int(rc, 0, "the next read reconnects and works");
+	invites_invite_free(&inv);
+	ok(psql(cut) == 0, "... and again");
+	is_int(invites_consume(st, tok, "example.com", INVITES_FOR_REGISTER, "w",
+	                       NULL, 1, 0, NULL), 0,
+	       "a consume after a cut reconnects and commits");
+	is_int(invites_consume(st, tok, "example.com", INVITES_FOR_REGISTER, "v",
+	                       NULL, 1, 0, NULL), INVITES_EUSED,
+	       "... once");
+	ok(psql(cut) == 0, "cut once more");
+	is_int(invites_roles_add(st, "a@example.com", "x"), 0, "roles too");
+	invites_store_close(&st);
+	st = open_ok(cfg, 0, "close and open");
+	if (st != NULL && invites_get_by_token(st, tok, &inv) == 0)
+		is_int(inv->uses, 1, "... the consume is there");
+	else
+		ok(0, "... the consume is there");
+	invites_invite_free(&inv);
+	is_int(invites_has_role(st, "a@example.com", "x"), 1, "... the role too");
+	invites_store_close(&st);
+	invites_config_free(&cfg);
+}
+
 int
 main(void)
 {
@@ -1470,15 +1693,24 @@ main(void)
 	char *dir;
 
 	invites_set_log(log_fn, NULL);
+	pg_base = getenv("TEST_STORE_PG");
+	if (pg_base != NULL && *pg_base == '\0')
+		pg_base = NULL;
 	snprintf(base, sizeof(base), "%s/xi-store-XXXXXX",
 	         tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
 	if (mkdtemp(base) == NULL) {
 		printf("1..0 # SKIP cannot make a temporary directory\n");
 		return 77;
 	}
+	diag("backend: %s", pg_base ? "PostgreSQL" : "Berkeley DB");
 
-	test_open_errors();
-	test_garbage();
+	if (pg_base != NULL) {
+		test_open_errors_pg();
+		test_garbage_pg();
+	} else {
+		test_open_errors();
+		test_garbage();
+	}
 
 	dir = path_in("main");
 	cfg = make_cfg(dir);
@@ -1512,7 +1744,10 @@ main(void)
 	test_readonly_reopen_format(dir);
 	free(dir);
 	dir = path_in("recover");
-	test_recover(dir);
+	if (pg_base != NULL)
+		test_recover_pg(dir);
+	else
+		test_recover(dir);
 	free(dir);
 
 	if (getenv("TEST_STORE_KEEP") == NULL)
