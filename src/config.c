@@ -409,7 +409,17 @@ parse_value(const struct key_def *k, const char *raw, const char *basedir,
 	case KT_STRING:
 		break;
 	case KT_PATH:
-		if (raw[0] != '/' && basedir != NULL) {
+		/* a store may be a PostgreSQL URI: not a path */
+		if (strncmp(raw, "postgresql://", 13) == 0 ||
+		    strncmp(raw, "postgres://", 11) == 0)
+			break;
+		if (strncmp(raw, "bdb:", 4) == 0 && raw[4] != '/' &&
+		    raw[4] != '\0' && basedir != NULL) {
+			v->raw = inv__asprintf("bdb:%s/%s", basedir, raw + 4);
+			return v->raw != NULL ? INVITES_OK : INVITES_ENOMEM;
+		}
+		if (raw[0] != '/' && strncmp(raw, "bdb:", 4) != 0 &&
+		    basedir != NULL) {
 			v->raw = inv__asprintf("%s/%s", basedir, raw);
 			if (v->raw == NULL)
 				return INVITES_ENOMEM;

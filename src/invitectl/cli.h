@@ -206,6 +206,11 @@ extern const char cli_backup_usage[], cli_verify_usage[];
 int cli_cmd_backup(struct cli *c, const struct cli_args *a);
 int cli_cmd_verify(struct cli *c, const struct cli_args *a);
 void cli_hang_handler(void *ctx, const char *msg);
+/* `db init|migrate`, `store copy FROM TO` (db.c) */
+extern const struct cli_optdef cli_db_opts[], cli_storecmd_opts[];
+extern const char cli_db_usage[], cli_storecmd_usage[];
+int cli_cmd_db(struct cli *c, const struct cli_args *a);
+int cli_cmd_store(struct cli *c, const struct cli_args *a);
 const struct cli_command *cli_command_find(const char *name);
 
 /* Option ids shared by every subcommand. */

@@ -1132,6 +1132,10 @@ const struct cli_command cli_commands[] = {
 	  cli_backup_usage, cli_backup_opts, cli_cmd_backup },
 	{ "verify", "check every database file of the store (backup.c)",
 	  cli_verify_usage, cli_verify_opts, cli_cmd_verify },
+	{ "db", "create (init) or upgrade (migrate) the store (db.c)",
+	  cli_db_usage, cli_db_opts, cli_cmd_db },
+	{ "store", "copy a whole store into another (db.c)",
+	  cli_storecmd_usage, cli_storecmd_opts, cli_cmd_store },
 	{ NULL, NULL, NULL, NULL, NULL }
 };
 
