@@ -589,9 +589,10 @@ class Bench:
         return float("nan")
 
     def tokens_for(self, server, h, n, path):
-        if server == "ours":
+        if server in ("ours", "ours-inviter"):
             self.run([self.bin("store_bench"), "add", os.path.join(h["dir"], "store"),
-                      str(n), path], timeout=600)
+                      str(n), path] + ([h["inviter"]] if h.get("inviter") else []),
+                     timeout=600)
         elif server == "prosody":
             tokens = self.prosody_fill(h["dir"], n)
             with open(path, "w") as f:
@@ -607,6 +608,9 @@ class Bench:
         servers = [
             ("ours", "jabberd2 2.7 + xmpp-invites modules (TCP_NODELAY on, "
              "the default)", "jabberd2", dict(modules="invites"), True, True),
+            ("ours-inviter", "jabberd2 2.7 + xmpp-invites modules, invites "
+             "made by a user (who is told of each use)", "jabberd2",
+             dict(modules="invites"), True, True),
             ("stock-nodelay", "stock jabberd2 2.7, open registration, "
              "TCP_NODELAY via LD_PRELOAD shim", "jabberd2",
              dict(modules="stock", preload=True), False, True),
@@ -623,7 +627,7 @@ class Bench:
         for key, label, kind, kw, invites, nodelay in servers:
             if self.only_server and key not in self.only_server:
                 continue
-            if kind == "jabberd2" and key == "ours" and not os.path.exists(
+            if kind == "jabberd2" and key.startswith("ours") and not os.path.exists(
                     os.path.join(self.work, "modules", "mod_invites.so")):
                 self.notes.append("the jabberd2 modules were not built: no "
                                   "figures for jabberd2 with xmpp-invites")
@@ -637,10 +641,16 @@ class Bench:
             time.sleep(0.5)
             idle = {name: self.rss(pid) for name, pid in h["pids"].items()}
             flows = self.m3_flows if nodelay else self.m3_flows_nagle
-            srv = "ours" if key == "ours" else (
+            srv = key if key.startswith("ours") else (
                 "prosody" if kind == "prosody" else None)
             res = {"label": label, "flows": flows, "cells": {}}
             try:
+                if key == "ours-inviter":
+                    # a real local user makes the invites
+                    tf = self.tokens_for(srv, h, 1, os.path.join(h["dir"],
+                                                                 "inviter.tok"))
+                    self.xreg(h["port"], 1, 1, tf, "inviter", key)
+                    h["inviter"] = "inviter0@" + DOMAIN
                 # warm-up: 10 flows, not counted
                 tf = self.tokens_for(srv, h, 10, os.path.join(h["dir"], "warm.tok"))
                 self.xreg(h["port"], 10, 1, tf, "w", key)
@@ -664,7 +674,7 @@ class Bench:
             res["rss_idle"] = idle
             res["rss_after"] = {name: self.rss(pid)
                                 for name, pid in h["pids"].items()}
-            if srv == "ours":
+            if srv in ("ours", "ours-inviter"):
                 # every registration must have used up its invite
                 p = self.run([self.bin("store_bench"), "stats",
                               os.path.join(h["dir"], "store")], check=False)
@@ -678,8 +688,8 @@ class Bench:
         self.cmds["m3"] = [
             "xmpp-local start (XMPP_MODULES=invites|stock, "
             "[LD_PRELOAD=nodelay_shim.so]); prosody --config DIR/prosody.cfg.lua",
-            "store_bench add STORE F TOK   # ours; Prosody: invite_token.dat "
-            "written with F invites",
+            "store_bench add STORE F TOK [inviter0@localhost]   # ours; Prosody: "
+            "invite_token.dat written with F invites",
             "xreg -p PORT -n F -c 1|4 -L [-t TOK] -u PREFIX   # F = {} "
             "({} with Nagle's stall)".format(self.m3_flows, self.m3_flows_nagle),
         ]
@@ -909,7 +919,10 @@ class Bench:
              "then the first login on a second connection (TLS, SASL PLAIN, "
              "resource bind; the user stays online until the run ends). "
              "Stock jabberd2 gets the same flow without the pre-auth IQ (open "
-             "registration). Same TLS everywhere: STARTTLS required, "
+             "registration). Our invites are made as `invitectl generate` "
+             "makes them (no inviter), like Prosody's from `prosodyctl "
+             "mod_invites generate`; the row \"made by a user\" uses invites "
+             "whose inviter is a local user, who is told of each use. Same TLS everywhere: STARTTLS required, "
              "self-signed RSA-2048, TLS 1.3; c2s `<connects>0</connects>`. "
              "{} runs per cell; {} flows per run ({} where Nagle's stall "
              "makes every flow slow). Server CPU is the servers' user+system "
@@ -1073,7 +1086,7 @@ def main():
                     help="small counts (make bench-quick)")
     ap.add_argument("--only", help="comma-separated subset of m1,m2,m3,m5")
     ap.add_argument("--servers", help="measurement 3: subset of ours,"
-                    "stock-nodelay,stock,prosody-nodelay,prosody")
+                    "ours-inviter,stock-nodelay,stock,prosody-nodelay,prosody")
     ap.add_argument("--workdir", help="where the temporary directory goes "
                     "(default /var/tmp)")
     ap.add_argument("--prosody-limit", type=int, default=300,

@@ -14,9 +14,11 @@
  *       cache, removed again before it returns, with the environment's
  *       regions, so that what is measured later runs with the store's own
  *       settings.
- *   store_bench add DIR N TOKFILE
+ *   store_bench add DIR N TOKFILE [INVITER]
  *       add N account invites to an existing store (which daemons may
- *       have open), with the store's own settings; tokens to TOKFILE
+ *       have open), with the store's own settings, as `invitectl
+ *       generate DOMAIN` makes them (no inviter), or made by the user
+ *       INVITER (who is told when they are used); tokens to TOKFILE
  *   store_bench ops DIR TOKFILE OPS SEED
  *       OPS invites_create (one transaction each), OPS validations
  *       (invites_get_by_token + invites_invite_validate, as pre-auth does)
@@ -195,7 +197,7 @@ cmd_fill(const char *dir, uint64_t n, const char *tokfile, uint64_t expiring)
 }
 
 static int
-cmd_add(const char *dir, uint64_t n, const char *tokfile)
+cmd_add(const char *dir, uint64_t n, const char *tokfile, const char *by)
 {
 	struct invites_config *cfg = config_for(dir);
 	struct invites_store *st = NULL;
@@ -214,7 +216,11 @@ cmd_add(const char *dir, uint64_t n, const char *tokfile)
 		struct invites_spec spec;
 		char inviter[64], token[INVITES_TOKEN_MAX + 1];
 
+		/* as `invitectl generate DOMAIN` makes them: no inviter, so
+		 * nobody is told when they are used */
 		spec_for(&spec, i, inviter, sizeof(inviter));
+		spec.inviter = by;
+		spec.created_by = by != NULL ? NULL : "invitectl:bench";
 		rc = invites_create(st, cfg, &spec, token, sizeof(token), NULL);
 		if (rc != 0)
 			die("create", rc);
@@ -416,7 +422,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: store_bench fill DIR N TOKFILE [EXPIRING]\n"
-	                "       store_bench add DIR N TOKFILE\n"
+	                "       store_bench add DIR N TOKFILE [INVITER]\n"
 	                "       store_bench ops DIR TOKFILE OPS SEED\n"
 	                "       store_bench purge DIR\n"
 	                "       store_bench stats DIR\n");
@@ -431,8 +437,9 @@ main(int argc, char **argv)
 	if (strcmp(argv[1], "fill") == 0 && (argc == 5 || argc == 6))
 		return cmd_fill(argv[2], strtoull(argv[3], NULL, 10), argv[4],
 		                argc == 6 ? strtoull(argv[5], NULL, 10) : 0);
-	if (strcmp(argv[1], "add") == 0 && argc == 5)
-		return cmd_add(argv[2], strtoull(argv[3], NULL, 10), argv[4]);
+	if (strcmp(argv[1], "add") == 0 && (argc == 5 || argc == 6))
+		return cmd_add(argv[2], strtoull(argv[3], NULL, 10), argv[4],
+		               argc == 6 ? argv[5] : NULL);
 	if (strcmp(argv[1], "ops") == 0 && argc == 6)
 		return cmd_ops(argv[2], argv[3], strtoull(argv[4], NULL, 10),
 		               strtoull(argv[5], NULL, 10));

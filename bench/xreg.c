@@ -255,6 +255,24 @@ next_stanza(struct conn *c, const char **st, size_t *n)
 	}
 }
 
+/* XREG_TRACE=1: the time of each step of each flow on stderr. */
+static void
+trace(const char *what)
+{
+	static double last;
+	static int on = -1;
+	double t;
+
+	if (on < 0)
+		on = getenv("XREG_TRACE") != NULL;
+	if (!on)
+		return;
+	t = now_ms();
+	if (what != NULL && last > 0)
+		fprintf(stderr, "xreg: %8.3f ms  %s\n", t - last, what);
+	last = t;
+}
+
 static int
 has(const char *st, size_t n, const char *needle)
 {
@@ -332,21 +350,27 @@ conn_start(struct conn *c, SSL_CTX *ctx)
 	sa.sin_family = AF_INET;
 	sa.sin_port = htons((uint16_t)opt_port);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	trace(NULL);
 	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
 		return S_CONNECT;
+	trace("connect");
 	if (open_stream(c) != 0)
 		return S_STREAM;
+	trace("stream");
 	if (conn_write(c, "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>") != 0 ||
 	    expect(c, "<proceed", 0) != 0)
 		return S_STARTTLS;
+	trace("starttls");
 	c->ssl = SSL_new(ctx);
 	if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1 ||
 	    SSL_set_tlsext_host_name(c->ssl, opt_domain) != 1 ||
 	    SSL_connect(c->ssl) != 1)
 		return S_TLS;
+	trace("tls handshake");
 	snprintf(tls_version, sizeof(tls_version), "%s", SSL_get_version(c->ssl));
 	if (open_stream(c) != 0)
 		return S_STREAM2;
+	trace("stream after tls");
 	return S_OK;
 }
 
@@ -394,6 +418,7 @@ flow(SSL_CTX *ctx, const char *user, const char *token)
 			rc = S_PREAUTH;
 			goto out;
 		}
+		trace("pre-auth");
 	}
 	snprintf(out, sizeof(out),
 	         "<iq type='set' id='r1'><query xmlns='jabber:iq:register'>"
@@ -403,6 +428,7 @@ flow(SSL_CTX *ctx, const char *user, const char *token)
 		rc = S_REGISTER;
 		goto out;
 	}
+	trace("register");
 	if (!opt_login)
 		goto out;
 	/*
@@ -412,6 +438,7 @@ flow(SSL_CTX *ctx, const char *user, const char *token)
 	 * same two connections.
 	 */
 	conn_end(c, 1);
+	trace("close");
 	rc = conn_start(c, ctx);
 	if (rc != S_OK)
 		goto out;
@@ -425,6 +452,7 @@ flow(SSL_CTX *ctx, const char *user, const char *token)
 		rc = S_AUTH;
 		goto out;
 	}
+	trace("sasl");
 	if (open_stream(c) != 0) {
 		rc = S_STREAM3;
 		goto out;
@@ -436,6 +464,7 @@ flow(SSL_CTX *ctx, const char *user, const char *token)
 		rc = S_BIND;
 		goto out;
 	}
+	trace("bind");
 	/*
 	 * The user stays online, as after a real first login, until the run
 	 * ends.  Closing at once would also hit a jabberd2 2.7 race: c2s
