@@ -6,7 +6,8 @@
 # offline; a three-level invitation chain shown by invitectl tree and
 # stats --by-inviter; max_invites_per_user counting what the tree shows;
 # revoke_on_delete when an account is deleted, with the tree keeping it;
-# and invitectl check on this running setup.  Skipped only when jabberd2
+# and invitectl check on this running setup (with invites-web, when built,
+# answering the landing page's HEAD).  Skipped only when jabberd2
 # or slixmpp is missing.
 . "$top_srcdir/tests/tap.sh"
 
@@ -46,6 +47,12 @@ INVITECTL=$(cd "$(dirname "$invitectl")" && pwd)/$(basename "$invitectl")
 XMPP_WATCH_PID=$$
 export XMPP_DIR XMPP_DOMAIN XMPP_MODULE_DIR XMPP_LOCAL INVITECTL XMPP_WATCH_PID XMPP_PRELOAD
 unset XMPP_C2S_PORT XMPP_ROUTER_PORT XMPP_MODULES XMPP_WEB INVITES_FAKE_NOW
+# invites-web too when it was built: check then asks the real one
+if [ -x "$top_builddir/invites-web" ]; then
+	XMPP_WEB=$top_builddir/invites-web
+	XMPP_WEB_DATA=$top_srcdir/data/web
+	export XMPP_WEB XMPP_WEB_DATA
+fi
 
 cleanup() {
 	"$xl" stop >/dev/null 2>&1 || true

@@ -79,7 +79,8 @@ def invitectl(*args):
 
 
 def token_of(uri):
-    m = re.search(r'preauth=([A-Za-z0-9_-]+)', uri or '')
+    """The token of an xmpp: URI or of a landing page URL."""
+    m = re.search(r'(?:preauth=|/invite/)([A-Za-z0-9_-]+)', uri or '')
     return m.group(1) if m else None
 
 
@@ -303,6 +304,9 @@ async def scenarios(env):
                                  text=True).stdout.strip())
     ok(rc == 0 and 'FAIL' not in out, 'invitectl check: all holds on this '
        'running setup', out + err)
+    if os.environ.get('XMPP_WEB'):
+        ok('ok    invites-web: HEAD of a landing page answers 200 with Link'
+           in out, "invitectl check: invites-web's Link header", out)
 
 
 def main():
