@@ -55,6 +55,15 @@ pg_start() {
 		pg_bail "initdb failed"
 	fi
 	pg_server_start || pg_bail "the PostgreSQL server did not start"
+	# for tests that restart the server under load (the same options)
+	cat >"$PG_DIR/restart.sh" <<RESTART
+#!/bin/sh
+$PG_RUN "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1
+exec $PG_RUN "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \\
+	-o "$PG_OPTS" start >/dev/null 2>&1
+RESTART
+	PG_RESTART="sh $PG_DIR/restart.sh"
+	export PG_RESTART
 	PG_STARTED=1
 	PG_URI="postgresql:///postgres?host=$PG_DIR&user=xi"
 	PSQL="$PG_BIN/psql"
@@ -62,8 +71,8 @@ pg_start() {
 }
 
 pg_server_start() {
-	pg_ctl_ -l "$PG_DIR/server.log" -w -t 60 \
-		-o "-k $PG_DIR -c listen_addresses='' -c max_connections=120 -c shared_buffers=32MB" \
+	PG_OPTS="-k $PG_DIR -c listen_addresses='' -c max_connections=120 -c shared_buffers=32MB"
+	pg_ctl_ -l "$PG_DIR/server.log" -w -t 60 -o "$PG_OPTS" \
 		start >/dev/null 2>&1 || { sed 's/^/# /' "$PG_DIR/server.log" | tail -20; return 1; }
 }
 
