@@ -159,6 +159,21 @@ set_groups(struct invites_invite *inv, const struct invites_import_record *r)
 	return 0;
 }
 
+/* Was a used record used so long ago that purge would drop its audit
+ * records at once (audit_retention)?  Appended after newer records, they
+ * would otherwise outlive it: the audit is trimmed oldest-first. */
+static int
+used_before(const struct invites_config *cfg,
+            const struct invites_import_record *r, int64_t now)
+{
+	int64_t keep, t = r->used_at > 0 ? r->used_at : r->created;
+
+	if (invites_config_get_duration(cfg, "audit_retention", &keep) != 0 ||
+	    keep <= 0 || now - keep < 0)
+		return 0;
+	return t < now - keep;
+}
+
 /* Check record r and build what it becomes into p. */
 static int
 prepare(const struct invites_config *cfg, const struct invites_import_record *r,
@@ -295,7 +310,8 @@ prepare(const struct invites_config *cfg, const struct invites_import_record *r,
 	if (p->subject == NULL)
 		return INVITES_ENOMEM;
 	if (inv->uses >= inv->max_uses)
-		p->action = INVITES_IMPORT_AUDIT;
+		p->action = used_before(cfg, r, now) ? INVITES_IMPORT_SKIP
+		                                     : INVITES_IMPORT_AUDIT;
 	else if (inv->expires <= now)
 		p->action = INVITES_IMPORT_SKIP;
 	else

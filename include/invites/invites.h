@@ -601,8 +601,9 @@ INVITES_API int invites_audit_walk(struct invites_store *st, uint64_t from,
  * One invite read from another server's storage.  The token keeps its own
  * format (any invites_token_plausible() token) and is stored hashed.  A
  * record whose uses reached max_uses (used_by set) becomes audit records
- * only ("created", then "used" by used_by); an unused record that expired
- * by `now` is skipped; any other becomes a pending invite with these
+ * only ("created", then "used" by used_by) unless it was used longer ago
+ * than audit_retention; an unused record that expired by `now` is skipped
+ * too; any other becomes a pending invite with these
  * times, and the audit gets its "created" record (subject "import:" plus
  * source).  Strings are borrowed.
  */

@@ -43,9 +43,10 @@ const char cli_import_usage[] =
 "Import the invites of the server you move from, so that the links\n"
 "already given out keep working here: pending invites keep their token\n"
 "(stored hashed), kind, preset name, roles, groups, inviter, note and\n"
-"expiry; used invites become audit records (who invited whom); expired\n"
-"ones are left out.  Everything is imported in one transaction: on a bad\n"
-"record nothing is, and the error names the record.\n"
+"expiry; used invites become audit records (who invited whom), unless\n"
+"used before audit_retention; expired ones are left out.  Everything\n"
+"is imported in one transaction: on a bad record nothing is, and the\n"
+"error names the record.\n"
 "\n"
 "prosody PATH   Prosody's mod_invites data:\n"
 "                 - internal storage: the data directory (/var/lib/prosody,\n"
@@ -135,7 +136,7 @@ print_text(struct cli *c, const struct imp_batch *b,
 			fprintf(c->out, " roles=%zu", r->n_roles);
 		if (r->n_groups > 0)
 			fprintf(c->out, " groups=%zu", r->n_groups);
-		if (act[i] == INVITES_IMPORT_AUDIT && r->used_by != NULL)
+		if (r->uses > 0 && r->used_by != NULL)
 			fprintf(c->out, " used-by=%s", r->used_by);
 		else
 			fprintf(c->out, " expires=%s",
@@ -143,7 +144,8 @@ print_text(struct cli *c, const struct imp_batch *b,
 		fprintf(c->out, "  (%s)\n", r->label ? r->label : "-");
 	}
 	fprintf(c->out, "%s %zu pending invite%s, %zu used invite%s as audit "
-	        "records; %zu expired left out\n",
+	        "records; %zu expired (or used before audit_retention) left "
+	        "out\n",
 	        dry_run ? "dry run: would import" : "imported",
 	        count[INVITES_IMPORT_PENDING],
 	        count[INVITES_IMPORT_PENDING] == 1 ? "" : "s",
