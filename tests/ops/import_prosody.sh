@@ -140,7 +140,14 @@ if [ -x /usr/sbin/jabberd2-c2s ] && [ -f "$top_builddir/plugin/jabberd2/.libs/mo
 	XMPP_DOMAIN=localhost
 	XMPP_MODULE_DIR=$top_builddir/plugin/jabberd2/.libs
 	XMPP_WATCH_PID=$$
-	export XMPP_DOMAIN XMPP_MODULE_DIR XMPP_WATCH_PID
+	# sanitizer builds: the runtimes our modules need, preloaded
+	XMPP_PRELOAD=
+	for lib in $(readelf -d "$XMPP_MODULE_DIR/mod_invites.so" 2>/dev/null |
+		sed -n 's/.*Shared library: \[\(lib[atu][a-z]*san\.so[.0-9]*\)\].*/\1/p'); do
+		path=$(ldconfig -p | awk -v l="$lib" '$1 == l { print $NF; exit }')
+		XMPP_PRELOAD="$XMPP_PRELOAD${XMPP_PRELOAD:+ }$path"
+	done
+	export XMPP_DOMAIN XMPP_MODULE_DIR XMPP_WATCH_PID XMPP_PRELOAD
 	unset XMPP_C2S_PORT XMPP_ROUTER_PORT XMPP_MODULES XMPP_WEB
 	if "$xl" start >"$T/start.log" 2>&1; then
 		have_j2=1
