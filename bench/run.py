@@ -284,6 +284,20 @@ class Bench:
                 "rss": [r["maxrss_kib"] / 1024 for r in rows],
                 "cpu": [r["user_ms"] + r["sys_ms"] for r in rows]}
 
+    def spawn_pair(self, runs, a, b):
+        """Runs of two commands, alternated (a, b, a, b...) so that both see
+        the same moments of a shared machine; the first of each is a
+        warm-up and dropped."""
+        ra = {"wall": [], "rss": [], "cpu": []}
+        rb = {"wall": [], "rss": [], "cpu": []}
+        for i in range(runs + 1):
+            for (cmd, env), acc in ((a, ra), (b, rb)):
+                one = self.spawn(1, cmd, env=env, warmup=False)
+                if i > 0:
+                    for k in acc:
+                        acc[k] += one[k]
+        return ra, rb
+
     def write_conf(self, store, path):
         with open(path, "w") as f:
             f.write("store = {}\ndomains = {}\n".format(store, DOMAIN))
@@ -370,11 +384,11 @@ class Bench:
                 "Prosody file {:.0f} s); load {}".format(
                     n, fill["secs"], bfill["secs"], pfill, loadavg()))
 
-            ours = self.spawn(self.m1_runs, [self.bin("invitectl"), "--config",
-                                             conf, "generate", DOMAIN],
-                              env=ictl_env)
-            floor = self.spawn(self.m1_runs, [self.bin("bdb_bare"), "floor",
-                                              bare])
+            ours, floor = self.spawn_pair(
+                self.m1_runs,
+                ([self.bin("invitectl"), "--config", conf, "generate", DOMAIN],
+                 ictl_env),
+                ([self.bin("bdb_bare"), "floor", bare], None))
             pruns = self.m1_prosody_runs[min(i, len(self.m1_prosody_runs) - 1)]
             pros, plimit = None, None
             try:
@@ -400,12 +414,28 @@ class Bench:
                 fnum(median(pros["wall"])) if pros else
                 "> {:.0f}".format(plimit) if plimit else "failed"))
         self.m1_rows = rows
+        # what exec and the dynamic loader alone cost each program
+        try:
+            self.m1_startup = self.spawn_pair(
+                self.m1_runs,
+                ([self.bin("invitectl"), "--version"], ictl_env),
+                ([self.bin("bdb_bare"), "fsync", self.mkdir("m1", "nop"), "0"],
+                 None))
+            self.m1_libs = {}
+            for name, cmd, env in (("invitectl", self.bin("invitectl"), ictl_env),
+                                   ("bdb_bare", self.bin("bdb_bare"), None)):
+                p = self.run(["ldd", cmd], env=env, check=False)
+                self.m1_libs[name] = len([l for l in p.stdout.splitlines()
+                                          if "=>" in l or "ld-linux" in l])
+        except RuntimeError as e:
+            self.notes.append("start-up cost: {}".format(e))
         self.cmds["m1"] = [
             "store_bench fill STORE N STORE.tok N/100   # fill, not timed",
-            "spawn -n {} -- invitectl --config STORE.conf generate localhost"
-            .format(self.m1_runs + 1),
-            "bdb_bare fill BARE N 1; spawn -n {} -- bdb_bare floor BARE"
-            .format(self.m1_runs + 1),
+            "bdb_bare fill BARE N 1   # fill, not timed",
+            "{} times, alternating, the first of each dropped:".format(
+                self.m1_runs + 1),
+            "  spawn -n 1 -- invitectl --config STORE.conf generate localhost",
+            "  spawn -n 1 -- bdb_bare floor BARE",
             "spawn -n R -- prosodyctl --config DIR/prosody.cfg.lua mod_invites "
             "generate localhost   # DIR/data/localhost/invite_token.dat "
             "pre-written with N invites",
@@ -624,6 +654,10 @@ class Bench:
         ]
         self.m3_res = {}
         self.m4_rss = {}
+        # every server up at once, idle but for the run at hand; the runs
+        # go round the servers (run r of each, then run r + 1 ...) so that
+        # all of them see the same moments of a shared machine
+        live = []
         for key, label, kind, kw, invites, nodelay in servers:
             if self.only_server and key not in self.only_server:
                 continue
@@ -639,11 +673,12 @@ class Bench:
                 self.notes.append("{}: could not start: {}".format(label, e))
                 continue
             time.sleep(0.5)
-            idle = {name: self.rss(pid) for name, pid in h["pids"].items()}
-            flows = self.m3_flows if nodelay else self.m3_flows_nagle
             srv = key if key.startswith("ours") else (
                 "prosody" if kind == "prosody" else None)
-            res = {"label": label, "flows": flows, "cells": {}}
+            res = {"label": label, "cells": {1: [], 4: []},
+                   "flows": self.m3_flows if nodelay else self.m3_flows_nagle,
+                   "rss_idle": {name: self.rss(pid)
+                                for name, pid in h["pids"].items()}}
             try:
                 if key == "ours-inviter":
                     # a real local user makes the invites
@@ -654,24 +689,32 @@ class Bench:
                 # warm-up: 10 flows, not counted
                 tf = self.tokens_for(srv, h, 10, os.path.join(h["dir"], "warm.tok"))
                 self.xreg(h["port"], 10, 1, tf, "w", key)
-                for conc in (1, 4):
-                    runs = []
-                    for r in range(self.m3_runs):
-                        tf = self.tokens_for(srv, h, flows, os.path.join(
+            except Exception as e:
+                self.notes.append("{}: {}".format(label, e))
+                self.stop(h)
+                continue
+            self.m3_res[key] = res
+            live.append((key, srv, h, res))
+        for conc in (1, 4):
+            for r in range(self.m3_runs):
+                for key, srv, h, res in live:
+                    try:
+                        tf = self.tokens_for(srv, h, res["flows"], os.path.join(
                             h["dir"], "c{}r{}.tok".format(conc, r)))
                         c0 = self.cpu_ticks(h["pids"])
-                        out = self.xreg(h["port"], flows, conc, tf,
+                        out = self.xreg(h["port"], res["flows"], conc, tf,
                                         "c{}r{}x".format(conc, r), key)
                         c1 = self.cpu_ticks(h["pids"])
                         out["server_cpu_ms"] = (c1 - c0) / max(out["ok"], 1)
-                        runs.append(out)
-                    res["cells"][conc] = runs
-                    log("  {}: {} client(s): {} flows/s; load {}".format(
-                        key, conc, fnum(median([x["flows_per_s"] for x in runs])),
-                        loadavg()))
-            except Exception as e:
-                self.notes.append("{}: {}".format(label, e))
-            res["rss_idle"] = idle
+                        res["cells"][conc].append(out)
+                    except Exception as e:
+                        self.notes.append("{}: {}".format(res["label"], e))
+            log("  {} client(s): {}; load {}".format(conc, ", ".join(
+                "{} {} flows/s".format(key, fnum(median(
+                    [x["flows_per_s"] for x in res["cells"][conc]])))
+                for key, srv, h, res in live), loadavg()))
+        for key, srv, h, res in live:
+            res["cells"] = {c: v for c, v in res["cells"].items() if v}
             res["rss_after"] = {name: self.rss(pid)
                                 for name, pid in h["pids"].items()}
             if srv in ("ours", "ours-inviter"):
@@ -683,7 +726,6 @@ class Bench:
                     res["check"] = ("store after the runs: {:.0f} invites, {:.0f} "
                                     "still pending (every successful flow used "
                                     "one up)".format(st["total"], st["pending"]))
-            self.m3_res[key] = res
             self.stop(h)
         self.cmds["m3"] = [
             "xmpp-local start (XMPP_MODULES=invites|stock, "
@@ -826,7 +868,8 @@ class Bench:
     def report_m1(self):
         L = ["## 1. `invitectl generate`, whole process", "",
              "Wall time around fork + exec + wait4 (bench/spawn), peak RSS "
-             "from wait4. {} runs per cell after one warm-up run (Prosody: "
+             "from wait4. {} runs per cell after one warm-up run, ours and "
+             "the floor alternating run by run (Prosody: "
              "fewer runs and no warm-up at large stores, where one run takes "
              "seconds; see the runs column). Our store was "
              "filled through the library in one process; Prosody's "
@@ -859,6 +902,16 @@ class Bench:
                          spread(f["wall"]), fnum(median(f["rss"]), 1),
                          pw, prss, 1 if lim else r["pruns"], pr,
                          ratio(om, median(f["wall"])), r["load"]))
+        su = getattr(self, "m1_startup", None)
+        if su:
+            libs = getattr(self, "m1_libs", {})
+            L += ["", "Start-up alone (exec and the dynamic loader; `invitectl "
+                  "--version` against `bdb_bare fsync DIR 0`, alternating): "
+                  "{} ms, RSS {} MiB, {} shared objects, against {} ms, {} MiB, "
+                  "{} shared objects.".format(
+                      spread(su[0]["wall"]), fnum(median(su[0]["rss"]), 1),
+                      libs.get("invitectl", "?"), spread(su[1]["wall"]),
+                      fnum(median(su[1]["rss"]), 1), libs.get("bdb_bare", "?"))]
         last = median(self.m1_rows[-1]["ours"]["wall"])
         L += ["",
               "Flatness: invitectl generate at {:,} invites takes {:.2f}x its "
@@ -925,7 +978,9 @@ class Bench:
              "whose inviter is a local user, who is told of each use. Same TLS everywhere: STARTTLS required, "
              "self-signed RSA-2048, TLS 1.3; c2s `<connects>0</connects>`. "
              "{} runs per cell; {} flows per run ({} where Nagle's stall "
-             "makes every flow slow). Server CPU is the servers' user+system "
+             "makes every flow slow). All servers run at once, idle but for "
+             "the run at hand, and the runs go round the servers, so that "
+             "every server sees the same moments of the shared machine. Server CPU is the servers' user+system "
              "time over the run per registration (jabberd2: router + sm + "
              "c2s); client CPU likewise for xreg's processes.".format(
                  self.m3_runs, self.m3_flows, self.m3_flows_nagle), "",
