@@ -34,6 +34,9 @@ imp_batch_free(struct imp_batch *b)
 		}
 	}
 	free(b->strs);
+	for (i = 0; i < b->n_arrays; i++)
+		free(b->arrays[i]);
+	free(b->arrays);
 	free(b->recs);
 	free(b->notes);
 	memset(b, 0, sizeof(*b));
@@ -115,10 +118,24 @@ imp_batch_printf(struct imp_batch *b, const char *fmt, ...)
 const char **
 imp_batch_strv(struct imp_batch *b, size_t n)
 {
-	/* an empty string keeps the array's size for the wipe in free */
-	char *p = calloc(n + 1, sizeof(char *));
+	const char **v = calloc(n > 0 ? n : 1, sizeof(*v));
+	void **a;
 
-	return keep(b, p);
+	if (v == NULL)
+		return NULL;
+	if (b->n_arrays == b->cap_arrays) {
+		size_t cap = b->cap_arrays ? b->cap_arrays * 2 : 16;
+
+		a = realloc(b->arrays, cap * sizeof(*a));
+		if (a == NULL) {
+			free(v);
+			return NULL;
+		}
+		b->arrays = a;
+		b->cap_arrays = cap;
+	}
+	b->arrays[b->n_arrays++] = v;
+	return v;
 }
 
 void

@@ -27,6 +27,8 @@ struct imp_batch {
 	size_t n, cap;
 	char **strs;            /* strings owned by the batch */
 	size_t n_strs, cap_strs;
+	void **arrays;          /* pointer arrays owned by the batch */
+	size_t n_arrays, cap_arrays;
 	size_t ignored;         /* records the reader left out, with a note */
 	char *notes;            /* "\n"-separated notes for the user */
 	size_t notes_len;

@@ -1223,11 +1223,10 @@ fail:
 static void
 template_base(const char *tmpl, char *out, size_t n)
 {
-	const char *brace = strchr(tmpl, '{'), *slash;
-	size_t len = brace ? (size_t)(brace - tmpl) : strlen(tmpl);
+	const char *brace = strchr(tmpl, '{'), *slash = NULL;
+	size_t len = brace ? (size_t)(brace - tmpl) : strlen(tmpl), i;
 
-	slash = NULL;
-	for (size_t i = 0; i < len; i++)
+	for (i = 0; i < len; i++)
 		if (tmpl[i] == '/')
 			slash = tmpl + i;
 	if (slash != NULL && (size_t)(slash - tmpl) >= 8)
