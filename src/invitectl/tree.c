@@ -311,7 +311,7 @@ print_node(struct cli *c, struct graph *g, size_t i, const char *prefix,
 
 	nd->seen = 1;
 	if (top)
-		fprintf(c->out, "%s", nd->name);
+		fprintf(c->out, "%s%s", prefix, nd->name);
 	else
 		fprintf(c->out, "%s%s%s", prefix, last ? "`-- " : "|-- ",
 		        nd->name);
@@ -493,10 +493,14 @@ cli_cmd_tree(struct cli *c, const struct cli_args *a)
 			cli_json_end_object(&j);
 			fputc('\n', c->out);
 		} else {
+			char ind[2 * MAX_DEPTH + 1];
+
 			for (k = np; k-- > 0;)
 				fprintf(c->out, "%*s%s\n", (int)(2 * (np - 1 - k)),
 				        "", g.nodes[path[k]].name);
-			print_node(c, &g, (size_t)u, "", 1, 0, 1);
+			memset(ind, ' ', 2 * np);
+			ind[2 * np] = '\0';
+			print_node(c, &g, (size_t)u, ind, 1, 0, 1);
 		}
 		graph_free(&g);
 		return 0;
