@@ -332,6 +332,16 @@ check_store_files(struct check *k, const char *path)
 	size_t n = 0;
 	DIR *d;
 
+	if (strncmp(path, "postgresql://", 13) == 0 ||
+	    strncmp(path, "postgres://", 11) == 0) {
+		/* The server's files belong to PostgreSQL; that the store
+		 * opened and decoded above is what this check can tell. */
+		skip(k, "store: a PostgreSQL store has no files of ours to "
+		     "check (its server owns them)");
+		return;
+	}
+	if (strncmp(path, "bdb:", 4) == 0)
+		path += 4;
 	if (!k->have_user) {
 		skip(k, "store: which user the server runs as is not known "
 		     "(no 'jabber' user): give --user to check permissions");
