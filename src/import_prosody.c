@@ -51,6 +51,7 @@
 #define LUA_STEPS_MAX 200000000L
 #define MAX_LIST 64
 
+#ifdef HAVE_LUA
 /* snprintf that truncates quietly (paths and messages are bounded). */
 static void
 bfmt(char *buf, size_t n, const char *fmt, ...) INVITES_PRINTF(3, 4);
@@ -64,6 +65,7 @@ bfmt(char *buf, size_t n, const char *fmt, ...)
 	vsnprintf(buf, n, fmt, ap);
 	va_end(ap);
 }
+#endif
 
 /* One invite as Prosody stores it (strings owned by the batch). */
 struct pinv {
@@ -107,6 +109,8 @@ rfail(struct reader *r, const char *fmt, ...)
 	va_end(ap);
 	return -1;
 }
+
+#if defined(HAVE_LUA) || defined(HAVE_SQLITE)
 
 /* Prosody's role names for what we call admin. */
 static const char *
@@ -231,6 +235,9 @@ have_token(const struct imp_batch *b, const char *token)
 	return 0;
 }
 
+#endif /* HAVE_LUA || HAVE_SQLITE */
+
+#ifdef HAVE_LUA
 /* %xx-decode a name of Prosody's datamanager. */
 static const char *
 decode_name(struct imp_batch *b, const char *s)
@@ -254,6 +261,7 @@ decode_name(struct imp_batch *b, const char *s)
 /* ------------------------------------------------------------------ */
 /* Internal storage: Lua data files                                    */
 /* ------------------------------------------------------------------ */
+#endif /* HAVE_LUA */
 
 #ifdef HAVE_LUA
 

@@ -11,6 +11,8 @@
 
 INVITECTL=$top_builddir/invitectl
 [ -x "$INVITECTL" ] || skip_all "invitectl is not built"
+grep -q '^#define HAVE_SQLITE 1' "$top_builddir/config.h" ||
+	skip_all "built without SQLite (libsqlite3-dev): SQL storage is not read"
 command -v sqlite3 >/dev/null 2>&1 || skip_all "sqlite3 is not installed"
 "$INVITECTL" import --help | grep -q ejabberd || skip_all "no import command"
 py=

@@ -15,6 +15,8 @@
 
 INVITECTL=$top_builddir/invitectl
 [ -x "$INVITECTL" ] || skip_all "invitectl is not built"
+grep -q '^#define HAVE_LUA 1' "$top_builddir/config.h" ||
+	skip_all "built without Lua 5.4 (liblua5.4-dev): Prosody files are not read"
 command -v prosodyctl >/dev/null 2>&1 && [ -x /usr/bin/prosody ] ||
 	skip_all "prosody is not installed (apt-get install prosody prosody-modules)"
 [ -f /usr/lib/prosody/modules/mod_invites.lua ] ||
