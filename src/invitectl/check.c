@@ -1337,6 +1337,34 @@ check_web(struct check *k, const char *web_url, int probe, int insecure)
 	invites_invite_free(&inv);
 }
 
+/*
+ * Run as root on a store that belongs to the server's user, the probe may
+ * have made files (a new log file) that root owns: hand them back to the
+ * directory's owner, or the server could not write them.
+ */
+static void
+store_hand_back(struct cli *c)
+{
+	const char *path = invites_config_store(c->cfg);
+	char file[4096];
+	struct dirent *de;
+	struct stat dir, st;
+	DIR *d;
+
+	if (geteuid() != 0 || path == NULL || stat(path, &dir) != 0 ||
+	    dir.st_uid == 0 || (d = opendir(path)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		bfmt(file, sizeof(file), "%s/%s", path, de->d_name);
+		if (lstat(file, &st) == 0 && !S_ISLNK(st.st_mode) &&
+		    (st.st_uid != dir.st_uid || st.st_gid != dir.st_gid) &&
+		    lchown(file, dir.st_uid, dir.st_gid) != 0)
+			fprintf(stderr, "invitectl: check: %s: %s\n", file,
+			        strerror(errno));
+	}
+	closedir(d);
+}
+
 /* ------------------------------------------------------------------ */
 /* The command                                                         */
 /* ------------------------------------------------------------------ */
@@ -1366,6 +1394,8 @@ cli_cmd_check(struct cli *c, const struct cli_args *a)
 		check_web(&k, cli_opt_get(a, O_WEB_URL),
 		          !cli_opt_has(a, O_NO_PROBE),
 		          cli_opt_has(a, O_INSECURE));
+		cli_close_store(c);
+		store_hand_back(c);
 	}
 	fprintf(k.f, "%d checks: %d ok, %d failed, %d skipped\n",
 	        k.passed + k.failed + k.skipped, k.passed, k.failed,
