@@ -28,6 +28,13 @@ char *inv__strdup(const char *s);             /* NULL in, NULL out */
 char *inv__strndup(const char *s, size_t n);
 /* Duplicate n strings; NULL on failure (nothing leaked). */
 char **inv__strv_dup(const char *const *v, size_t n);
+/*
+ * Add s to the set *v of *n strings (add != 0), or remove it.  Returns 1
+ * when the set changed, 0 when it already was as asked, INVITES_ELIMIT
+ * when adding would make more than max entries, INVITES_ENOMEM.  On every
+ * return *v and *n stay a valid set for the caller to free.
+ */
+int inv__strv_edit(char ***v, size_t *n, const char *s, int add, size_t max);
 /* Wipe memory that held a secret (OPENSSL_cleanse). */
 void inv__cleanse(void *p, size_t n);
 /* Test hook (util.c): when >= 0, the allocation with that number, counted

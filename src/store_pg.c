@@ -2520,43 +2520,19 @@ roles_update_fn(struct inv__backend *be, void *arg)
 {
 	struct roles_arg *ra = arg;
 	struct inv__buf b;
-	char **roles, **grown;
+	char **roles;
 	const char *joined;
-	size_t n, i, at = SIZE_MAX;
+	size_t n;
 	struct prm p;
 	int found, rc;
 
 	rc = roles_read(be, ra->jid, 1, &roles, &n, &found);
 	if (rc != 0)
 		return rc;
-	for (i = 0; i < n; i++)
-		if (strcmp(roles[i], ra->role) == 0)
-			at = i;
-	if ((ra->add && at != SIZE_MAX) || (!ra->add && at == SIZE_MAX)) {
+	rc = inv__strv_edit(&roles, &n, ra->role, ra->add, INV__MAX_ROLES);
+	if (rc <= 0) { /* nothing changes, or an error */
 		invites_strv_free(roles, n);
-		return 0; /* nothing changes */
-	}
-	if (ra->add) {
-		if (n >= INV__MAX_ROLES) {
-			invites_strv_free(roles, n);
-			return INVITES_ELIMIT;
-		}
-		grown = inv__realloc(roles, (n + 1) * sizeof(*roles));
-		if (grown == NULL) {
-			invites_strv_free(roles, n);
-			return INVITES_ENOMEM;
-		}
-		roles = grown;
-		roles[n] = inv__strdup(ra->role);
-		if (roles[n] == NULL) {
-			invites_strv_free(roles, n);
-			return INVITES_ENOMEM;
-		}
-		n++;
-	} else {
-		free(roles[at]);
-		memmove(roles + at, roles + at + 1, (n - at - 1) * sizeof(*roles));
-		n--;
+		return rc;
 	}
 	p_init(&p);
 	p_text(&p, ra->jid);

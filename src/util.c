@@ -113,6 +113,36 @@ inv__strv_dup(const char *const *v, size_t n)
 	return d;
 }
 
+int
+inv__strv_edit(char ***v, size_t *n, const char *s, int add, size_t max)
+{
+	char **grown;
+	size_t i, at = SIZE_MAX;
+
+	for (i = 0; i < *n; i++)
+		if (strcmp((*v)[i], s) == 0)
+			at = i;
+	if ((add != 0) == (at != SIZE_MAX))
+		return 0;
+	if (!add) {
+		free((*v)[at]);
+		memmove(*v + at, *v + at + 1, (*n - at - 1) * sizeof(**v));
+		(*n)--;
+		return 1;
+	}
+	if (*n >= max)
+		return INVITES_ELIMIT;
+	grown = inv__realloc(*v, (*n + 1) * sizeof(**v));
+	if (grown == NULL)
+		return INVITES_ENOMEM;
+	*v = grown;
+	grown[*n] = inv__strdup(s);
+	if (grown[*n] == NULL)
+		return INVITES_ENOMEM;
+	(*n)++;
+	return 1;
+}
+
 void
 inv__cleanse(void *p, size_t n)
 {

@@ -311,11 +311,33 @@ test_buf(void)
 	free(s);
 }
 
+static void
+test_strv_edit(void)
+{
+	char **v = NULL;
+	size_t n = 0;
+
+	is_int(inv__strv_edit(&v, &n, "admin", 1, 2), 1, "strv_edit: add to an empty set");
+	is_int(inv__strv_edit(&v, &n, "admin", 1, 2), 0, "strv_edit: adding again changes nothing");
+	is_int(inv__strv_edit(&v, &n, "ops", 1, 2), 1, "strv_edit: a second entry");
+	is_int(inv__strv_edit(&v, &n, "more", 1, 2), INVITES_ELIMIT, "strv_edit: past max is ELIMIT");
+	is_int((long long)n, 2, "strv_edit: the set is unchanged after ELIMIT");
+	is_int(inv__strv_edit(&v, &n, "nobody", 0, 2), 0, "strv_edit: removing an absent entry changes nothing");
+	is_int(inv__strv_edit(&v, &n, "admin", 0, 2), 1, "strv_edit: remove");
+	ok(n == 1 && strcmp(v[0], "ops") == 0, "strv_edit: the other entry stays");
+	inv__alloc_fail_at = 0; /* the next allocation fails */
+	is_int(inv__strv_edit(&v, &n, "new", 1, 8), INVITES_ENOMEM, "strv_edit: ENOMEM");
+	inv__alloc_fail_at = -1;
+	ok(n == 1 && strcmp(v[0], "ops") == 0, "strv_edit: the set survives ENOMEM");
+	invites_strv_free(v, n);
+}
+
 int
 main(void)
 {
 	test_alloc();
 	test_strv();
+	test_strv_edit();
 	test_asprintf();
 	test_log();
 	test_now();
