@@ -7,6 +7,7 @@ Tests skip (a "1..0 # SKIP" plan, exit 0) when invites-web or invitectl was not 
 import http.client
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -83,11 +84,27 @@ def need_binaries():
 
 
 def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A port nobody listens on, below the kernel's ephemeral range: a port
+    from that range (what bind to port 0 gives) can be taken by any
+    outgoing connection of a parallel test before the daemon binds it."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    if low <= 12000:
+        low = 32768
+    for _ in range(200):
+        port = random.randrange(10000, low)
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            s.close()
+        return port
+    raise RuntimeError("no free port below %d" % low)
 
 
 class Response:
