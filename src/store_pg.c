@@ -36,14 +36,85 @@
  */
 #include "config.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "store.h"
+
+/*
+ * libpq is loaded when the first PostgreSQL store is opened, not linked:
+ * linked, every program using libinvites (invitectl above all, whose
+ * whole-process time is a target) loaded libpq and its Kerberos, LDAP and
+ * GSSAPI libraries on every run, for a backend most sites never use.
+ * Each libpq function this file calls is listed once here; the names keep
+ * their meaning below through one macro per function.
+ */
+#define INV_PQ_FUNCS(X)                                                       \
+	X(PQclear) X(PQcmdStatus) X(PQcmdTuples) X(PQconnectdbParams)         \
+	X(PQerrorMessage) X(PQexec) X(PQexecPrepared) X(PQfinish)             \
+	X(PQgetisnull) X(PQgetvalue) X(PQntuples) X(PQprepare)                \
+	X(PQresultErrorField) X(PQresultErrorMessage) X(PQresultStatus)       \
+	X(PQsetNoticeProcessor) X(PQstatus)
+#define INV_PQ_PTR(f) static __typeof__(f) *inv_pq_##f;
+INV_PQ_FUNCS(INV_PQ_PTR)
+#undef INV_PQ_PTR
+
+static pthread_once_t inv_pq_once = PTHREAD_ONCE_INIT;
+static int inv_pq_status = INVITES_ESTORE;
+
+static void
+inv_pq_load_once(void)
+{
+	void *h = dlopen("libpq.so.5", RTLD_NOW | RTLD_LOCAL);
+
+	if (h == NULL) {
+		inv__log(INVITES_LOG_ERR, "PostgreSQL store: cannot load libpq "
+		         "(install Debian's libpq5): %s", dlerror());
+		return;
+	}
+#define INV_PQ_SYM(f)                                                         \
+	*(void **)&inv_pq_##f = dlsym(h, #f);                                 \
+	if (inv_pq_##f == NULL) {                                             \
+		inv__log(INVITES_LOG_ERR, "PostgreSQL store: libpq lacks %s", #f); \
+		return;                                                       \
+	}
+	INV_PQ_FUNCS(INV_PQ_SYM)
+#undef INV_PQ_SYM
+	inv_pq_status = 0;
+}
+
+/* 0 once libpq is loaded, INVITES_ESTORE (logged) when it cannot be. */
+static int
+inv_pq_load(void)
+{
+	if (pthread_once(&inv_pq_once, inv_pq_load_once) != 0)
+		return INVITES_ESTORE;
+	return inv_pq_status;
+}
+
+#define PQclear (*inv_pq_PQclear)
+#define PQcmdStatus (*inv_pq_PQcmdStatus)
+#define PQcmdTuples (*inv_pq_PQcmdTuples)
+#define PQconnectdbParams (*inv_pq_PQconnectdbParams)
+#define PQerrorMessage (*inv_pq_PQerrorMessage)
+#define PQexec (*inv_pq_PQexec)
+#define PQexecPrepared (*inv_pq_PQexecPrepared)
+#define PQfinish (*inv_pq_PQfinish)
+#define PQgetisnull (*inv_pq_PQgetisnull)
+#define PQgetvalue (*inv_pq_PQgetvalue)
+#define PQntuples (*inv_pq_PQntuples)
+#define PQprepare (*inv_pq_PQprepare)
+#define PQresultErrorField (*inv_pq_PQresultErrorField)
+#define PQresultErrorMessage (*inv_pq_PQresultErrorMessage)
+#define PQresultStatus (*inv_pq_PQresultStatus)
+#define PQsetNoticeProcessor (*inv_pq_PQsetNoticeProcessor)
+#define PQstatus (*inv_pq_PQstatus)
 
 #define PG_SCHEMA_VERSION 1
 #define PG_MAGIC "xmpp-invites"
@@ -744,8 +815,11 @@ conn_open(struct inv__backend *be)
 	struct inv__buf b;
 	char msg[512];
 	PGresult *r;
-	int rc = 0;
+	int rc;
 
+	rc = inv_pq_load();
+	if (rc != 0)
+		return rc;
 	conn_drop(be);
 	be->conn = PQconnectdbParams(kw, val, 1);
 	if (be->conn == NULL)

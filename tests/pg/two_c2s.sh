@@ -2,7 +2,7 @@
 # Two c2s processes on different ports (two machines, in effect) with one
 # sm and one PostgreSQL invite store: Debian's jabberd2 through
 # contrib/jabberd2/xmpp-local with a `store` URI, plus a second c2s on a
-# copy of its c2s.xml; tests/pg/two_c2s.py registers through both.
+# copy of its c2s.xml; tests/pg/two_c2s_client.py registers through both.
 . "$top_srcdir/tests/tap.sh"
 [ -x /usr/sbin/jabberd2-c2s ] || skip_all "jabberd2 is not installed"
 /usr/bin/python3 -c 'import slixmpp' 2>/dev/null ||
@@ -75,7 +75,7 @@ TOKEN2=$(link)
 [ -n "$TOKEN" ] && [ -n "$TOKEN2" ]
 ok $? "two invites generated"
 export XMPP_C2S_PORT XMPP_C2S2_PORT TOKEN TOKEN2 top_srcdir
-/usr/bin/python3 "$top_srcdir/tests/pg/two_c2s.py" | sed -e '/^1\.\./d' -e "s/^ok [0-9]*/ok/" -e "s/^not ok [0-9]*/not ok/" >"$work/py.out"
+/usr/bin/python3 "$top_srcdir/tests/pg/two_c2s_client.py" | sed -e '/^1\.\./d' -e "s/^ok [0-9]*/ok/" -e "s/^not ok [0-9]*/not ok/" >"$work/py.out"
 while IFS= read -r line; do
 	case $line in
 	"ok - "*) ok 0 "${line#ok - }" ;;
