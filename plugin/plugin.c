@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "invites_plugin.h"
 #include "internal.h"
@@ -55,6 +56,19 @@ library_log(void *ctx, int level, const char *msg)
 {
 	(void)ctx;
 	plugin_log(log_inst, level, msg);
+}
+
+/*
+ * A call blocked inside the store behind a process that died there never
+ * returns, and this single-threaded server with it: leave, so that the
+ * supervisor starts it again (the library has logged why).
+ */
+static void
+hang_exit(void *ctx, const char *msg)
+{
+	(void)ctx;
+	(void)msg;
+	_exit(INVITES_EXIT_HANG);
 }
 
 /* ------------------------------------------------------------------ */
@@ -300,6 +314,7 @@ plugin_open(const struct invites_host *host, void *host_ctx,
 	/* The store's own messages (recovery, errors) go to this host. */
 	log_inst = inst;
 	invites_set_log(library_log, NULL);
+	invites_set_hang_handler(hang_exit, NULL);
 	rc = invites_store_open(inst->cfg,
 	                        INVITES_OPEN_CREATE | INVITES_OPEN_DAEMON,
 	                        &inst->st);

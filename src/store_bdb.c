@@ -17,16 +17,19 @@
  * Hung calls (issue 8).  A process killed inside Berkeley DB leaves a mutex
  * held; a thread of ours that waits for it is never woken, not by failchk
  * and not by another process's recovery.  So every call into Berkeley DB
- * takes a "busy" slot with its start time, and the watchdog thread, which
- * calls nothing but failchk, watches them: once the environment has failed
- * (failchk found the dead process, or a panic), a call still inside it
- * STUCK_MS later cannot come back.  The watchdog then logs one line and
- * calls the process's hang handler (invites_set_hang_handler(): daemons
- * exit there and are restarted); the library itself never exits.
- * Checkpoints run in a thread of their own, so a checkpoint blocked the
- * same way never silences failchk.  The watchdog runs with
- * INVITES_OPEN_DAEMON, and in any process that set a hang handler
- * (invitectl), without checkpoints there.
+ * takes a "busy" slot with its start time, and a monitor thread, which
+ * calls nothing in Berkeley DB, watches them: once the environment has
+ * failed (failchk found the dead process, or a panic), a call still inside
+ * it STUCK_MS later cannot come back.  Nor can anything when failchk
+ * itself is stuck: aborting a dead process's transaction, it can block
+ * destroying a mutex that a thread of ours waits on (seen in the fault
+ * tests, glibc 2.36).  The monitor then logs one line and calls the
+ * process's hang handler (invites_set_hang_handler(): daemons exit there
+ * and are restarted); the library itself never exits.  failchk runs every
+ * WATCHDOG_MS in the watchdog thread, checkpoints in a third thread, so
+ * neither can silence the other.  The threads run with INVITES_OPEN_DAEMON
+ * (checkpoints too) and in any process that set a hang handler
+ * (invitectl).
  *
  * Files in the store directory: meta.db (magic and format version; its
  * presence marks the directory as a store), invites.db (hash -> record),
@@ -78,8 +81,15 @@ static const char *const db_files[] = {
 #define CHECKPOINT_KB 1024    /* ... when 1 MB of log was written */
 #define CHECKPOINT_MIN 1      /* ... or a minute has passed */
 /* A call still inside Berkeley DB this long after the environment failed
- * is blocked behind the dead process for good. */
-#define STUCK_MS 500
+ * is blocked behind the dead process for good; so is failchk itself when
+ * it has not come back after FAILCHK_STUCK_MS. */
+#define STUCK_MS 400
+#define FAILCHK_STUCK_MS 1000
+/* How long a recovering opener lets live processes finish their writes. */
+#define REG_WAIT_US 100000
+/* An open (with recovery) that has not come back after this long waits
+ * for a dead process's mutex (see open_watch_main). */
+#define OPEN_STUCK_MS 2000
 /* Calls inside Berkeley DB at once that the watchdog can follow. */
 #define BUSY_SLOTS 16
 #define SCAN_BATCH 256        /* records per read transaction */
@@ -98,17 +108,23 @@ struct inv__backend {
 	atomic_int_fast64_t failed_ms; /* when it failed (monotonic ms) */
 	/* calls inside Berkeley DB: their start (monotonic ms), 0 = free */
 	atomic_int_fast64_t busy[BUSY_SLOTS];
-	/* the watchdog (failchk, hung calls) and the checkpointer */
+	/* the watchdog (failchk), the monitor (hung calls), the
+	 * checkpointer */
 	int have_threads;
+	int have_monitor;
+	pthread_t monitor;
 	int have_watchdog;
 	pthread_t watchdog;
+	atomic_int wd_running;         /* 0 once the watchdog has left */
+	atomic_int_fast64_t fc_since;  /* failchk running since, 0: not */
 	int have_checkpointer;
 	pthread_t checkpointer;
 	atomic_int ckpt_running;       /* 0 once the checkpointer has left */
 	pthread_mutex_t wd_lock;
 	pthread_cond_t wd_cond;
-	int wd_stop;
-	int hang_reported;             /* watchdog thread only */
+	/* stop requests, one per thread (THR_*), under wd_lock */
+	int stop[3];
+	int hang_reported;             /* monitor thread only */
 	atomic_uint_fast64_t wd_ticks; /* completed failchk passes (tests) */
 	/* this process's open stores (one handle per store: DB_REGISTER) */
 	dev_t dev;
@@ -1114,6 +1130,13 @@ env_open(struct inv__backend *be, uint64_t cache_bytes)
 		ret = env->set_isalive(env, is_alive);
 	if (ret == 0)
 		ret = env->set_thread_count(env, THREAD_COUNT);
+	/* An opener that must recover first marks the environment panicked,
+	 * then waits this long (twice) before it reads and truncates the log:
+	 * a process of ours in the middle of a commit finishes writing it
+	 * meanwhile, instead of having an acknowledged commit zeroed by the
+	 * recovery (seen in the fault tests with no wait). */
+	if (ret == 0)
+		ret = env->set_timeout(env, REG_WAIT_US, DB_SET_REG_TIMEOUT);
 	/* DB_CONFIG overrides these; they matter only when it is gone */
 	if (ret == 0)
 		ret = env->set_cachesize(env, (u_int32_t)(cache_bytes >> 30),
@@ -1383,17 +1406,19 @@ open_dbs(struct inv__backend *be, int creating)
 }
 
 /* ------------------------------------------------------------------ */
-/* Watchdog and checkpointer                                           */
+/* Watchdog, monitor and checkpointer                                  */
 /* ------------------------------------------------------------------ */
 
-/* Wait on the threads' condition until ms from now or a stop; 1 on stop.
- * Called with wd_lock held. */
+enum { THR_MONITOR, THR_WATCHDOG, THR_CHECKPOINTER };
+
+/* Wait on the threads' condition until ms from now or a stop of thread
+ * which; 1 on stop.  Called with wd_lock held. */
 static int
-wd_wait(struct inv__backend *be, long ms)
+wd_wait(struct inv__backend *be, int which, long ms)
 {
 	struct timespec ts;
 
-	if (be->wd_stop)
+	if (be->stop[which])
 		return 1;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_sec += ms / 1000;
@@ -1403,14 +1428,17 @@ wd_wait(struct inv__backend *be, long ms)
 		ts.tv_nsec -= 1000000000L;
 	}
 	pthread_cond_timedwait(&be->wd_cond, &be->wd_lock, &ts);
-	return be->wd_stop;
+	return be->stop[which];
 }
 
 /*
- * Once the environment has failed, is a call still inside Berkeley DB
- * STUCK_MS after both its start and the failure?  It waits for a mutex of
- * the dead process and will never return: say so once, and hand over to
- * the process's hang handler (which normally exits).
+ * Is a call blocked for good?  Either the environment has failed and a
+ * call is still inside STUCK_MS after both its start and the failure (it
+ * waits for a mutex of the dead process), or failchk itself has not come
+ * back for FAILCHK_STUCK_MS (cleaning up after a dead process it can
+ * block on a mutex that a thread of ours waits on, and then nothing in
+ * this process gets out).  Say so once, and hand over to the process's
+ * hang handler (which normally exits).
  */
 static void
 hang_check(struct inv__backend *be)
@@ -1419,18 +1447,23 @@ hang_check(struct inv__backend *be)
 	char msg[512];
 	int i;
 
-	fail = atomic_load(&be->failed_ms);
-	if (fail == 0 || be->hang_reported)
+	if (be->hang_reported)
 		return;
 	now = now_ms();
-	for (i = 0; i < BUSY_SLOTS; i++) {
-		since = atomic_load(&be->busy[i]);
-		if (since == 0)
-			continue;
-		from = since > fail ? since : fail;
-		if (now - from >= STUCK_MS && now - since > worst)
-			worst = now - since;
+	fail = atomic_load(&be->failed_ms);
+	if (fail != 0) {
+		for (i = 0; i < BUSY_SLOTS; i++) {
+			since = atomic_load(&be->busy[i]);
+			if (since == 0)
+				continue;
+			from = since > fail ? since : fail;
+			if (now - from >= STUCK_MS && now - since > worst)
+				worst = now - since;
+		}
 	}
+	since = atomic_load(&be->fc_since);
+	if (since != 0 && now - since >= FAILCHK_STUCK_MS && now - since > worst)
+		worst = now - since;
 	if (worst == 0)
 		return;
 	be->hang_reported = 1;
@@ -1443,27 +1476,42 @@ hang_check(struct inv__backend *be)
 	inv__hang_notify(msg);
 }
 
+/* The monitor: calls nothing in Berkeley DB, so nothing there can stop
+ * it; it looks at the busy slots every WATCHDOG_MS. */
+static void *
+monitor_main(void *arg)
+{
+	struct inv__backend *be = arg;
+
+	pthread_mutex_lock(&be->wd_lock);
+	while (!wd_wait(be, THR_MONITOR, WATCHDOG_MS)) {
+		pthread_mutex_unlock(&be->wd_lock);
+		hang_check(be);
+		pthread_mutex_lock(&be->wd_lock);
+	}
+	pthread_mutex_unlock(&be->wd_lock);
+	return NULL;
+}
+
 /*
- * The watchdog: failchk every WATCHDOG_MS (a process that died inside
+ * The watchdog: failchk every WATCHDOG_MS.  A process that died inside
  * Berkeley DB holds mutexes that would block us forever: failchk notices
- * and fails the environment, or releases what a process that died
- * between calls held), then the hang check.  It calls nothing else in
- * Berkeley DB, so it cannot be blocked by what it watches; after a
- * failure it keeps watching the calls until the handle is closed.
+ * and fails the environment; one that died between calls held locks,
+ * which failchk releases by aborting its transaction.
  */
 static void *
 watchdog_main(void *arg)
 {
 	struct inv__backend *be = arg;
-	int slot, ret;
+	int ret;
 
 	pthread_mutex_lock(&be->wd_lock);
-	while (!wd_wait(be, WATCHDOG_MS)) {
+	while (!wd_wait(be, THR_WATCHDOG, WATCHDOG_MS)) {
 		pthread_mutex_unlock(&be->wd_lock);
 		if (!atomic_load(&be->panicked)) {
-			slot = inv__bdb_busy_enter(be);
+			atomic_store(&be->fc_since, now_ms());
 			ret = be->env->failchk(be->env, 0);
-			inv__bdb_busy_leave(be, slot);
+			atomic_store(&be->fc_since, 0);
 			if (ret == DB_RUNRECOVERY)
 				set_panicked(be, "failchk found a process that died "
 				                 "inside Berkeley DB");
@@ -1474,10 +1522,10 @@ watchdog_main(void *arg)
 			else
 				atomic_fetch_add(&be->wd_ticks, 1);
 		}
-		hang_check(be);
 		pthread_mutex_lock(&be->wd_lock);
 	}
 	pthread_mutex_unlock(&be->wd_lock);
+	atomic_store(&be->wd_running, 0);
 	return NULL;
 }
 
@@ -1491,7 +1539,7 @@ checkpointer_main(void *arg)
 	int slot, ret;
 
 	pthread_mutex_lock(&be->wd_lock);
-	while (!wd_wait(be, CHECKPOINT_MS)) {
+	while (!wd_wait(be, THR_CHECKPOINTER, CHECKPOINT_MS)) {
 		pthread_mutex_unlock(&be->wd_lock);
 		if (!atomic_load(&be->panicked)) {
 			slot = inv__bdb_busy_enter(be);
@@ -1513,10 +1561,10 @@ checkpointer_main(void *arg)
 }
 
 static int
-threads_start(struct inv__backend *be, int watchdog, int checkpointer)
+threads_start(struct inv__backend *be, int checkpointer)
 {
 	sigset_t all, old;
-	int ret = 0;
+	int ret;
 
 	if (pthread_mutex_init(&be->wd_lock, NULL) != 0)
 		return INVITES_ENOMEM;
@@ -1528,7 +1576,10 @@ threads_start(struct inv__backend *be, int watchdog, int checkpointer)
 	/* the host's signals stay with the host's threads */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	if (watchdog) {
+	ret = pthread_create(&be->monitor, NULL, monitor_main, be);
+	be->have_monitor = ret == 0;
+	if (ret == 0) {
+		atomic_store(&be->wd_running, 1);
 		ret = pthread_create(&be->watchdog, NULL, watchdog_main, be);
 		be->have_watchdog = ret == 0;
 	}
@@ -1541,68 +1592,178 @@ threads_start(struct inv__backend *be, int watchdog, int checkpointer)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (ret != 0) {
 		inv__log(INVITES_LOG_ERR,
-		         "invite store %s: cannot start the watchdog thread: %s",
+		         "invite store %s: cannot start the watchdog threads: %s",
 		         be->path, strerror(ret));
 		return INVITES_ENOMEM;
 	}
 	return 0;
 }
 
-/* Ask the threads to stop (they leave at their next wake-up). */
+/* Ask thread which to stop (it leaves at its next wake-up). */
 static void
-threads_signal_stop(struct inv__backend *be)
+thread_signal_stop(struct inv__backend *be, int which)
 {
 	pthread_mutex_lock(&be->wd_lock);
-	be->wd_stop = 1;
+	be->stop[which] = 1;
 	pthread_cond_broadcast(&be->wd_cond);
 	pthread_mutex_unlock(&be->wd_lock);
 }
 
 /*
- * Stop the checkpointer.  One blocked for good inside a failed
- * environment cannot be joined: it is left behind, and with it the
- * handle's memory and Berkeley DB handles, which it still uses.  Returns
- * 1 in that case (the caller must then free nothing).
+ * Stop a thread that calls into Berkeley DB.  One blocked there for good
+ * cannot be joined: it is left behind, and with it the handle's memory
+ * and Berkeley DB handles, which it still uses.  Returns 1 in that case
+ * (the caller must then free nothing).  A healthy call may take its time;
+ * one in a failed environment, or a failchk that is stuck, gets STUCK_MS
+ * twice over.
  */
 static int
-checkpointer_stop(struct inv__backend *be)
+bdb_thread_stop(struct inv__backend *be, int which, pthread_t thr,
+                atomic_int *running, const char *name)
 {
 	int i;
 
-	if (!be->have_checkpointer)
-		return 0;
-	threads_signal_stop(be);
-	/* a healthy checkpoint may take its time; one in a failed
-	 * environment gets STUCK_MS twice over */
-	for (i = 0; atomic_load(&be->panicked) && atomic_load(&be->ckpt_running) &&
-	            i < 2 * STUCK_MS / 10; i++)
+	thread_signal_stop(be, which);
+	for (i = 0; atomic_load(running) && i < 2 * STUCK_MS / 10; i++) {
+		if (!atomic_load(&be->panicked) && !be->hang_reported)
+			break;
 		usleep(10000);
-	be->have_checkpointer = 0;
-	if (atomic_load(&be->panicked) && atomic_load(&be->ckpt_running)) {
+	}
+	if ((atomic_load(&be->panicked) || be->hang_reported) &&
+	    atomic_load(running)) {
 		inv__log(INVITES_LOG_ERR,
-		         "invite store %s: the checkpoint thread is blocked behind "
-		         "a process that died inside Berkeley DB; leaving it, and "
-		         "this handle's memory, behind", be->path);
-		pthread_detach(be->checkpointer);
+		         "invite store %s: the %s thread is blocked behind a "
+		         "process that died inside Berkeley DB; leaving it, and "
+		         "this handle's memory, behind", be->path, name);
+		pthread_detach(thr);
 		return 1;
 	}
-	pthread_join(be->checkpointer, NULL);
+	pthread_join(thr, NULL);
 	return 0;
 }
 
-static void
+static int
+checkpointer_stop(struct inv__backend *be)
+{
+	if (!be->have_checkpointer)
+		return 0;
+	be->have_checkpointer = 0;
+	return bdb_thread_stop(be, THR_CHECKPOINTER, be->checkpointer,
+	                       &be->ckpt_running, "checkpoint");
+}
+
+/* Stop the watchdog; 1 when it was left behind (see bdb_thread_stop). */
+static int
 watchdog_stop(struct inv__backend *be)
 {
-	if (be->have_watchdog) {
-		threads_signal_stop(be);
-		pthread_join(be->watchdog, NULL);
-		be->have_watchdog = 0;
+	if (!be->have_watchdog)
+		return 0;
+	be->have_watchdog = 0;
+	return bdb_thread_stop(be, THR_WATCHDOG, be->watchdog, &be->wd_running,
+	                       "watchdog");
+}
+
+/* Stop the monitor, last of the threads. */
+static void
+monitor_stop(struct inv__backend *be)
+{
+	if (be->have_monitor) {
+		thread_signal_stop(be, THR_MONITOR);
+		pthread_join(be->monitor, NULL);
+		be->have_monitor = 0;
 	}
-	if (be->have_threads && !be->have_checkpointer) {
+	if (be->have_threads && !be->have_checkpointer && !be->have_watchdog) {
 		pthread_cond_destroy(&be->wd_cond);
 		pthread_mutex_destroy(&be->wd_lock);
 		be->have_threads = 0;
 	}
+}
+
+/*
+ * Opening can block for good too: the opener that runs recovery first
+ * attaches to the old regions to mark them panicked, and waits there for
+ * a mutex of the dead process, holding the registry lock every other
+ * opener then waits for.  A thread of its own watches the open (in
+ * processes with threads, see bdb_open) and calls the hang handler after
+ * OPEN_STUCK_MS.
+ */
+struct open_watch {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int done;
+	const char *path;
+	pthread_t thr;
+};
+
+static void *
+open_watch_main(void *arg)
+{
+	struct open_watch *ow = arg;
+	struct timespec ts;
+	char msg[512];
+	int done;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += OPEN_STUCK_MS / 1000;
+	ts.tv_nsec += (OPEN_STUCK_MS % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&ow->lock);
+	while (!ow->done &&
+	       pthread_cond_timedwait(&ow->cond, &ow->lock, &ts) == 0)
+		;
+	done = ow->done;
+	pthread_mutex_unlock(&ow->lock);
+	if (done)
+		return NULL;
+	snprintf(msg, sizeof(msg),
+	         "invite store %s: opening it has been blocked for %d ms, "
+	         "behind a process that died inside Berkeley DB; it can never "
+	         "return, so this process must be restarted",
+	         ow->path, OPEN_STUCK_MS);
+	inv__log(INVITES_LOG_ERR, "%s", msg);
+	inv__hang_notify(msg);
+	return NULL;
+}
+
+static int
+open_watch_start(struct open_watch *ow, const char *path)
+{
+	sigset_t all, old;
+	int ret;
+
+	memset(ow, 0, sizeof(*ow));
+	ow->path = path;
+	if (pthread_mutex_init(&ow->lock, NULL) != 0)
+		return INVITES_ENOMEM;
+	if (pthread_cond_init(&ow->cond, NULL) != 0) {
+		pthread_mutex_destroy(&ow->lock);
+		return INVITES_ENOMEM;
+	}
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ret = pthread_create(&ow->thr, NULL, open_watch_main, ow);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ret != 0) {
+		pthread_cond_destroy(&ow->cond);
+		pthread_mutex_destroy(&ow->lock);
+		return INVITES_ENOMEM;
+	}
+	return 0;
+}
+
+static void
+open_watch_stop(struct open_watch *ow)
+{
+	pthread_mutex_lock(&ow->lock);
+	ow->done = 1;
+	pthread_cond_signal(&ow->cond);
+	pthread_mutex_unlock(&ow->lock);
+	pthread_join(ow->thr, NULL);
+	pthread_cond_destroy(&ow->cond);
+	pthread_mutex_destroy(&ow->lock);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1634,7 +1795,7 @@ bdb_close(struct inv__backend *be)
 	if (be == NULL || be == &failed_backend)
 		return;
 	if (checkpointer_stop(be) != 0) {
-		/* (the watchdog goes on watching; the handle stays) */
+		/* (the monitor goes on watching; the handle stays) */
 		unregister_open(be);
 		return;
 	}
@@ -1650,12 +1811,17 @@ bdb_close(struct inv__backend *be)
 			         be->path, db_strerror(ret));
 	}
 	close_dbs(be);
-	inv__bdb_busy_leave(be, slot);
-	watchdog_stop(be);
+	if (watchdog_stop(be) != 0) {
+		unregister_open(be);
+		return;
+	}
+	/* (still a watched call: detaching takes region mutexes) */
 	if (be->env != NULL) {
 		(void)be->env->close(be->env, 0);
 		be->env = NULL;
 	}
+	inv__bdb_busy_leave(be, slot);
+	monitor_stop(be);
 	unregister_open(be);
 	free(be->path);
 	free(be);
@@ -1665,7 +1831,8 @@ static int
 bdb_open(const struct inv__store_params *p, struct inv__backend **be_r)
 {
 	struct inv__backend *be;
-	int major, minor, patch, creating, registered = 0, rc;
+	struct open_watch ow;
+	int major, minor, patch, creating, registered = 0, watched, rc;
 
 	*be_r = NULL;
 	(void)db_version(&major, &minor, &patch);
@@ -1694,16 +1861,23 @@ bdb_open(const struct inv__store_params *p, struct inv__backend **be_r)
 		rc = register_open(be);
 		registered = rc == 0;
 	}
+	watched = rc == 0 && ((p->flags & INVITES_OPEN_DAEMON) ||
+	                      inv__hang_handler_set());
+	if (watched && open_watch_start(&ow, be->path) != 0)
+		watched = 0;
 	if (rc == 0)
 		rc = env_open(be, p->cache_bytes);
 	if (rc == 0)
 		rc = open_dbs(be, creating);
+	if (watched)
+		open_watch_stop(&ow);
 	if (rc == 0 && ((p->flags & INVITES_OPEN_DAEMON) || inv__hang_handler_set()))
-		rc = threads_start(be, 1, (p->flags & INVITES_OPEN_DAEMON) &&
-		                          !(p->flags & INVITES_OPEN_READONLY));
+		rc = threads_start(be, (p->flags & INVITES_OPEN_DAEMON) &&
+		                       !(p->flags & INVITES_OPEN_READONLY));
 	if (rc != 0) {
 		(void)checkpointer_stop(be);
-		watchdog_stop(be);
+		(void)watchdog_stop(be);
+		monitor_stop(be);
 		close_dbs(be);
 		if (be->env != NULL)
 			(void)be->env->close(be->env, 0);

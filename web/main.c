@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/rand.h>
 
@@ -101,6 +102,17 @@ lib_log(void *ctx, int level, const char *msg)
 {
 	(void)ctx;
 	log_line(level, msg);
+}
+
+/* A store call blocked behind a process that died inside it never
+ * returns, and holds the store lock: leave, so that the supervisor
+ * starts us again (the library has logged why). */
+static void
+hang_exit(void *ctx, const char *msg)
+{
+	(void)ctx;
+	(void)msg;
+	_exit(INVITES_EXIT_HANG);
 }
 
 void
@@ -532,6 +544,7 @@ main(int argc, char **argv)
 	pthread_mutex_init(&w.work_lock, NULL);
 	pthread_cond_init(&w.work_cond, NULL);
 	invites_set_log(lib_log, NULL);
+	invites_set_hang_handler(hang_exit, NULL);
 	if (!config)
 		config = invites_config_default_path();
 	r = invites_config_load(config, &w.cfg, &errmsg);

@@ -632,7 +632,8 @@ struct invites_import_record {
 enum invites_import_action {
 	INVITES_IMPORT_PENDING = 1, /* stored as a usable invite */
 	INVITES_IMPORT_AUDIT = 2,   /* used: audit records only */
-	INVITES_IMPORT_SKIP = 3     /* expired and unused: nothing */
+	INVITES_IMPORT_SKIP = 3     /* expired, or used before the audit
+	                               retention: nothing */
 };
 
 /*
