@@ -2,6 +2,20 @@
 # Sum the results of automake's TAP driver (*.trs files) under the given
 # build directories and print "N passed, N failed, N skipped".  Exits 1 when
 # any test failed or errored, or when no test ran at all.
+#
+# Before that line, every failed test point is named with the end of its
+# log, so that a CI transcript which keeps only the last lines still says
+# what broke.
+for dir in "$@"; do
+	find "$dir" -name '*.trs' 2>/dev/null | sort | while read -r trs; do
+		grep -q '^:test-result: \(FAIL\|XPASS\|ERROR\)' "$trs" || continue
+		log=${trs%.trs}.log
+		echo "---- failed: $log"
+		grep -E '^(not ok|Bail out!)' "$log" 2>/dev/null | head -n 10
+		echo "---- its last lines:"
+		tail -n 25 "$log" 2>/dev/null
+	done
+done
 find "$@" -name '*.trs' -exec cat {} + 2>/dev/null |
 awk '/^:test-result: (PASS|XFAIL)/ {p++}
      /^:test-result: (FAIL|XPASS|ERROR)/ {f++}

@@ -324,11 +324,27 @@ class XmppSite(Site):
             os.unlink(ready)
         e = dict(self.env)
         e.update(env or {})
+        # The daemon runs as the setup's user, who may not be able to
+        # read the build and source trees (a root-only checkout, a umask
+        # of 077): it runs from copies in the scratch directory, as
+        # xmpp-local runs its own invites-web.
+        daemon = os.path.join(self.work, "invites-web")
+        data = os.path.join(self.work, "data")
+        if not os.path.exists(daemon):
+            shutil.copy(DAEMON, daemon)
+            shutil.copytree(os.path.join(SRCDIR, "data", "web"), data)
+            os.chmod(data, 0o755)
+            for root, dirs, files in os.walk(data):
+                for n in dirs:
+                    os.chmod(os.path.join(root, n), 0o755)
+                for n in files:
+                    os.chmod(os.path.join(root, n), 0o644)
+            os.chmod(daemon, 0o755)
         self.logf = open(self.log, "ab")
         self.proc = subprocess.Popen(self.as_user(
-            [DAEMON, "--config", self.conf, "--listen",
+            [daemon, "--config", self.conf, "--listen",
              "127.0.0.1:%d" % self.port, "--ready-file", ready,
-             "--datadir", os.path.join(SRCDIR, "data", "web"),
+             "--datadir", data,
              "--log-level", "debug"] + list(extra_args)),
             stdout=self.logf, stderr=self.logf, env=e)
         for _ in range(400):
