@@ -60,7 +60,9 @@ web__send(struct web_req *q, struct web_resp *r)
 	enum MHD_Result ret;
 	char link[INVITES_TOKEN_MAX * 3 + INVITES_JID_MAX + 64];
 
-	if (q->head || (r->flags & WEB_H_NOBODY)) {
+	/* A HEAD keeps the body it rendered: libmicrohttpd sends the
+	 * Content-Length a GET would get, and no body. */
+	if (r->flags & WEB_H_NOBODY) {
 		free(r->body);
 		r->body = NULL;
 		resp = MHD_create_response_from_buffer(0, (void *)"",
@@ -551,7 +553,7 @@ web__http_start(struct web *w, const char *listen, const char *ready_file,
 	                     MHD_OPTION_NOTIFY_CONNECTION, on_connection, w,
 	                     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, w,
 	                     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)4,
-	                     MHD_OPTION_CONNECTION_LIMIT, (unsigned)4,
+	                     MHD_OPTION_CONNECTION_LIMIT, (unsigned)WEB_HTTP_CONNS,
 	                     MHD_OPTION_THREAD_POOL_SIZE, (unsigned)WEB_HTTP_THREADS,
 	                     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
 	                     MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)4,

@@ -29,6 +29,9 @@
 #define WEB_URL_MAX       2048  /* bytes of a request path */
 #define WEB_TMPL_DEPTH    8     /* nested partials / sections */
 #define WEB_HTTP_THREADS  2     /* epoll threads serving connections */
+/* open connections at once: beyond it libmicrohttpd stops accepting, and
+ * new visitors wait in the listen queue until one closes */
+#define WEB_HTTP_CONNS    512
 
 /* ------------------------------------------------------------------ */
 /* Templates (tmpl.c)                                                  */
