@@ -94,24 +94,22 @@ send_page(struct web_req *q, unsigned status, const struct web_tmpl *t,
 	r.flags = WEB_H_HTML | flags;
 	r.link = link;
 	r.set_cookie = cookie;
-	if (!q->head) {
-		while (top->parent)
-			top = (struct web_tctx *)top->parent;
-		top->parent = &root;
-		inv__buf_init(&b);
-		web__tmpl_render(t, ctx, &b);
-		top->parent = NULL;
-		if (b.oom) {
-			inv__buf_free(&b);
+	while (top->parent)
+		top = (struct web_tctx *)top->parent;
+	top->parent = &root;
+	inv__buf_init(&b);
+	web__tmpl_render(t, ctx, &b);
+	top->parent = NULL;
+	if (b.oom) {
+		inv__buf_free(&b);
+		return MHD_NO;
+	}
+	r.len = b.len;
+	r.body = inv__buf_steal(&b);
+	if (!r.body) {
+		r.body = inv__strdup("");
+		if (!r.body)
 			return MHD_NO;
-		}
-		r.len = b.len;
-		r.body = inv__buf_steal(&b);
-		if (!r.body) {
-			r.body = inv__strdup("");
-			if (!r.body)
-				return MHD_NO;
-		}
 	}
 	return web__send(q, &r);
 }
@@ -161,17 +159,15 @@ web__page_limited(struct web_req *q)
 	r.ctype = "text/html; charset=utf-8";
 	r.flags = WEB_H_HTML | WEB_H_NOSTORE;
 	r.retry_after = "600";
-	if (!q->head) {
-		ctx.parent = &root;
-		inv__buf_init(&b);
-		web__tmpl_render(q->w->t_error, &ctx, &b);
-		if (b.oom) {
-			inv__buf_free(&b);
-			return MHD_NO;
-		}
-		r.len = b.len;
-		r.body = inv__buf_steal(&b);
+	ctx.parent = &root;
+	inv__buf_init(&b);
+	web__tmpl_render(q->w->t_error, &ctx, &b);
+	if (b.oom) {
+		inv__buf_free(&b);
+		return MHD_NO;
 	}
+	r.len = b.len;
+	r.body = inv__buf_steal(&b);
 	return web__send(q, &r);
 }
 
@@ -390,19 +386,6 @@ web__page_landing(struct web_req *q, const char *token)
 	if (r != 0) {
 		invites_invite_free(&inv);
 		return page_unavailable(q);
-	}
-	if (q->head) {
-		struct web_resp resp;
-
-		memset(&resp, 0, sizeof(resp));
-		resp.status = MHD_HTTP_OK;
-		resp.ctype = "text/html; charset=utf-8";
-		resp.flags = WEB_H_HTML | WEB_H_NOSTORE | WEB_H_CORS;
-		resp.link = uri;
-		ret = web__send(q, &resp);
-		invites_free(uri);
-		invites_invite_free(&inv);
-		return ret;
 	}
 	{
 		enum web_platform plat = web__platform_detect(
