@@ -167,7 +167,8 @@ lib_error(struct web_req *q, int r)
 		status = MHD_HTTP_CONFLICT;
 		code = "conflict";
 		break;
-	case INVITES_EFORBIDDEN: case INVITES_EACCES:
+	case INVITES_EFORBIDDEN:
+		/* (EACCES is the store's files: a server failure, 503) */
 		status = MHD_HTTP_FORBIDDEN;
 		code = "forbidden";
 		break;

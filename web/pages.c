@@ -209,8 +209,7 @@ web__invite_lookup(struct web_req *q, const char *token,
 	}
 	if (r != 0) {
 		invites_invite_free(&inv);
-		if (r != INVITES_ENOMEM && r != INVITES_ESTORE &&
-		    r != INVITES_EBUSY && r != INVITES_ERECOVER)
+		if (!web__store_failure(r))
 			web__limiter_fail(w->limiter, q->addr, q->now);
 		else
 			web__log(INVITES_LOG_ERR, "store: %s", invites_strerror(r));
@@ -223,9 +222,13 @@ web__invite_lookup(struct web_req *q, const char *token,
 int
 web__store_failure(int r)
 {
+	/* (a full disk, a read-only or missing store, its permissions: the
+	 * server's trouble, never the visitor's) */
 	return r == INVITES_ENOMEM || r == INVITES_ESTORE ||
 	       r == INVITES_EBUSY || r == INVITES_ERECOVER ||
-	       r == INVITES_ECORRUPT || r == INVITES_EINTERNAL;
+	       r == INVITES_ECORRUPT || r == INVITES_EINTERNAL ||
+	       r == INVITES_ENOSPC || r == INVITES_EACCES ||
+	       r == INVITES_ENOSTORE || r == INVITES_EVERSION;
 }
 
 static enum MHD_Result

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -167,6 +168,58 @@ on_alarm(int sig)
 	_exit(CLI_EX_TEMPFAIL);
 }
 
+/*
+ * Berkeley DB's shared regions are memory-mapped files that grow on
+ * demand: on a full file system the first touch of a new page raises
+ * SIGBUS (seen with a full tmpfs as the store).  Leave with one clear
+ * line instead of a core dump; the next opener recovers the store.
+ */
+static void
+on_bus_error(int sig)
+{
+	static const char msg[] =
+		"invitectl: the invite store's shared memory could not grow: "
+		"no space left on device (bus error)\n";
+
+	(void)sig;
+	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0) {
+		/* nothing more to do: we are leaving */
+	}
+	_exit(CLI_EX_IOERR);
+}
+
+/* The operating system's word for the last store failure the library
+ * logged (log_cause below), or NULL. */
+static const char *seen_cause;
+
+/*
+ * The store did not open: name the cause when a failed recovery hid it
+ * (a full or read-only file system reported as "damaged", a read-only
+ * one as "permission denied").
+ */
+static int
+fail_open(struct cli *c, int rc)
+{
+	const char *path = invites_config_store(c->cfg);
+	const char *cause = seen_cause;
+	struct statvfs vs;
+
+	if (path != NULL && strstr(path, "://") == NULL &&
+	    (rc == INVITES_EACCES || rc == INVITES_ECORRUPT) &&
+	    statvfs(path, &vs) == 0 && (vs.f_flag & ST_RDONLY))
+		cause = "read-only file system";
+	if (cause == NULL || rc == INVITES_ENOSPC || rc == INVITES_ENOSTORE ||
+	    (rc == INVITES_ERECOVER && c->may_retry))
+		return cli_fail(c, path, rc);
+	if (strcmp(cause, "no space left on device") == 0) {
+		cli_error(c, "%s: %s (it cannot be opened or recovered: %s)",
+		          path, invites_strerror(INVITES_ENOSPC), cause);
+		return invites_err_exit_code(INVITES_ENOSPC);
+	}
+	cli_error(c, "%s: %s (%s)", path, invites_strerror(rc), cause);
+	return invites_err_exit_code(rc);
+}
+
 /* INVITES_OPEN_TIMEOUT: whole seconds, 0 = no limit.  -1 when bad. */
 static int
 read_open_timeout(void)
@@ -213,6 +266,8 @@ cli_open_store(struct cli *c, unsigned flags)
 	sa.sa_handler = on_alarm;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGALRM, &sa, &old_alrm);
+	sa.sa_handler = on_bus_error;
+	sigaction(SIGBUS, &sa, NULL);
 	alarm(open_timeout);
 
 	rc = invites_store_open(c->cfg, flags, &c->st);
@@ -223,7 +278,7 @@ cli_open_store(struct cli *c, unsigned flags)
 		c->st = NULL;
 		sigprocmask(SIG_SETMASK, &saved_mask, NULL);
 		mask_saved = 0;
-		return cli_fail(c, invites_config_store(c->cfg), rc);
+		return fail_open(c, rc);
 	}
 	c->store_open = 1;
 	return 0;
@@ -290,6 +345,27 @@ cli_now(void)
 			return (int64_t)v;
 	}
 	return (int64_t)time(NULL);
+}
+
+/*
+ * The library's log: on stderr with --verbose; always, the cause of a
+ * store failure as the operating system named it, for fail_open.
+ */
+static void log_to_stderr(void *ctx, int level, const char *msg);
+
+static void
+log_cause(void *ctx, int level, const char *msg)
+{
+	if (level == INVITES_LOG_ERR) {
+		if (strstr(msg, "No space left on device") != NULL)
+			seen_cause = "no space left on device";
+		else if (strstr(msg, "Read-only file system") != NULL)
+			seen_cause = "read-only file system";
+		else if (strstr(msg, "Permission denied") != NULL)
+			seen_cause = "permission denied";
+	}
+	if (ctx != NULL)
+		log_to_stderr(NULL, level, msg);
 }
 
 /* ---- help ---- */
@@ -429,8 +505,8 @@ main(int argc, char **argv)
 	if (cfg == NULL || cfg[0] == '\0')
 		return cli_usage(&c, "the configuration file name is empty");
 	c.config_path = cfg;
-	if (cli_opt_has(&g, CLI_O_VERBOSE) || cli_opt_has(&a, CLI_O_VERBOSE))
-		invites_set_log(log_to_stderr, NULL);
+	invites_set_log(log_cause, cli_opt_has(&g, CLI_O_VERBOSE) ||
+	                cli_opt_has(&a, CLI_O_VERBOSE) ? (void *)&c : NULL);
 	if (read_open_timeout() < 0) {
 		cli_error(NULL, "INVITES_OPEN_TIMEOUT: not a number of seconds "
 		          "from 0 to 86400");
