@@ -705,6 +705,23 @@ class Bench:
               "connections: {}x; p99 under 5 ms: {} ms (ours, valid token, 16 "
               "connections).".format(fnum(ratio(o16[0], p16[0]), 1),
                                      fnum((o16[1] or float("nan")) / 1000, 2)), ""]
+        runs = self.landing_res.get("ours", {})
+        v16 = runs.get(("GET", 16, "valid"), [])
+        b16 = runs.get(("GET", 16, "bogus"), [])
+        if v16 and b16 and o16[1] and o16[1] >= 5000:
+            L += ["Reading the p99: at 16 connections the median throughput "
+                  "alone keeps each request {} ms in queue on average "
+                  "(connections / req/s); the 404 page, at {} µs of CPU "
+                  "against {} µs, has a p99 of {} ms, and the slowest "
+                  "requests took {} ms (median of the runs' maxima): whole "
+                  "time slices lost to other processes on a machine at load "
+                  "{}. See bench/README.md (Web pages) for the profile.".format(
+                      fnum(16000 / median([x["rps"] for x in v16]), 2),
+                      fnum(median([x["server_cpu_us"] for x in b16]), 0),
+                      fnum(median([x["server_cpu_us"] for x in v16]), 0),
+                      fnum(median([x["p99_us"] for x in b16]) / 1000, 2),
+                      fnum(median([x["max_us"] for x in v16]) / 1000, 0),
+                      self.loads.get("landing", "?")), ""]
         return L
 
     def report_reg(self, servers):
