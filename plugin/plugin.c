@@ -316,7 +316,8 @@ plugin_open(const struct invites_host *host, void *host_ctx,
 	invites_set_log(library_log, NULL);
 	invites_set_hang_handler(hang_exit, NULL);
 	rc = invites_store_open(inst->cfg,
-	                        INVITES_OPEN_CREATE | INVITES_OPEN_DAEMON,
+	                        INVITES_OPEN_CREATE | INVITES_OPEN_DAEMON |
+	                        INVITES_OPEN_RETRY,
 	                        &inst->st);
 	if (rc < 0) {
 		if (errmsg_r != NULL)

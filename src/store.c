@@ -28,6 +28,8 @@ struct invites_store {
 	struct inv__store_params params; /* to reopen with */
 	char *path;
 	int64_t last_reopen;        /* monotonic seconds of the last try */
+	int last_rc;                /* the last failed reopen's code, logged */
+	int64_t last_logged;        /* monotonic seconds of that log line */
 };
 
 #define DEFAULT_PURGE_GRACE (30 * INT64_C(86400))
@@ -471,12 +473,21 @@ ready(struct invites_store *st)
 	st->be = st->ops->placeholder();
 	rc = st->ops->open(&st->params, &be);
 	if (rc != 0) {
-		inv__log(INVITES_LOG_ERR, "invite store %s: reopen failed: %s",
-		         st->path, invites_strerror(rc));
+		/* one line per cause, and a reminder each minute */
+		if (rc != st->last_rc || now - st->last_logged >= 60) {
+			inv__log(INVITES_LOG_ERR,
+			         "invite store %s: cannot be opened: %s; trying "
+			         "again every %d s", st->path, invites_strerror(rc),
+			         REOPEN_INTERVAL);
+			st->last_rc = rc;
+			st->last_logged = now;
+		}
 		return rc == INVITES_ENOMEM ? rc : INVITES_ERECOVER;
 	}
-	inv__log(INVITES_LOG_NOTICE,
-	         "invite store %s: reopened after a failure", st->path);
+	inv__log(INVITES_LOG_NOTICE, "invite store %s: open again%s", st->path,
+	         st->last_rc != 0 ? " after a failure" : "");
+	st->last_rc = 0;
+	st->params.flags &= ~INVITES_OPEN_CREATE;
 	st->be = be;
 	return 0;
 }
@@ -575,6 +586,22 @@ cfg_duration(const struct invites_config *cfg, const char *key, int64_t dflt)
 /* Open and close                                                      */
 /* ------------------------------------------------------------------ */
 
+/* 1 when a failed open may succeed later without a change of
+ * configuration or program (INVITES_OPEN_RETRY). */
+static int
+retry_later(int rc)
+{
+	switch (rc) {
+	case INVITES_EINVAL:
+	case INVITES_ECONFIG:
+	case INVITES_ENOMEM:
+	case INVITES_EVERSION:
+		return 0;
+	default:
+		return 1;
+	}
+}
+
 int
 invites_store_open(const struct invites_config *cfg, unsigned flags,
                    struct invites_store **store_r)
@@ -589,7 +616,7 @@ invites_store_open(const struct invites_config *cfg, unsigned flags,
 	*store_r = NULL;
 	if (cfg == NULL ||
 	    (flags & ~(INVITES_OPEN_CREATE | INVITES_OPEN_DAEMON |
-	               INVITES_OPEN_READONLY)) != 0 ||
+	               INVITES_OPEN_READONLY | INVITES_OPEN_RETRY)) != 0 ||
 	    ((flags & INVITES_OPEN_CREATE) && (flags & INVITES_OPEN_READONLY)))
 		return INVITES_EINVAL;
 	path = invites_config_store(cfg);
@@ -620,6 +647,21 @@ invites_store_open(const struct invites_config *cfg, unsigned flags,
 	p.flags = flags;
 	p.cache_bytes = DEFAULT_CACHE_BYTES;
 	rc = st->ops->open(&p, &st->be);
+	if (rc != 0 && (flags & INVITES_OPEN_RETRY) && retry_later(rc)) {
+		/* the placeholder fails every call until ready() opens it;
+		 * that open may create the store, as this one would have */
+		inv__log(INVITES_LOG_ERR,
+		         "invite store %s: cannot be opened: %s; every request "
+		         "that needs it fails until it can (trying again every "
+		         "%d s)", st->path, invites_strerror(rc), REOPEN_INTERVAL);
+		st->be = st->ops->placeholder();
+		st->params = p;
+		st->last_reopen = monotonic_seconds();
+		st->last_rc = rc;
+		st->last_logged = st->last_reopen;
+		*store_r = st;
+		return 0;
+	}
 	if (rc != 0) {
 		free(st->path);
 		free(st);

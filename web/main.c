@@ -587,7 +587,8 @@ main(int argc, char **argv)
 		web_free(&w);
 		return 70;
 	}
-	r = invites_store_open(w.cfg, INVITES_OPEN_DAEMON, &w.st);
+	r = invites_store_open(w.cfg, INVITES_OPEN_DAEMON | INVITES_OPEN_RETRY,
+	                       &w.st);
 	if (r != 0) {
 		web__log(INVITES_LOG_ERR, "store %s: %s", invites_config_store(w.cfg),
 		         invites_strerror(r));

@@ -354,6 +354,8 @@ struct invites_store;
 #define INVITES_OPEN_CREATE   0x1u /* create the store when the directory is empty */
 #define INVITES_OPEN_DAEMON   0x2u /* long-lived: watchdog thread, checkpoints */
 #define INVITES_OPEN_READONLY 0x4u /* no writes will be made (list, show) */
+#define INVITES_OPEN_RETRY    0x8u /* servers: a store that cannot be opened
+                                      now is retried, see below */
 
 /*
  * Open the store named by cfg's `store` key.  Several processes may open
@@ -362,6 +364,14 @@ struct invites_store;
  * INVITES_ECORRUPT when the directory holds something that is not an
  * invite store (it is never overwritten), INVITES_EACCES, INVITES_EBUSY
  * when it cannot be opened in bounded time, INVITES_EVERSION.
+ *
+ * With INVITES_OPEN_RETRY, a store that cannot be opened for a cause that
+ * may go away (missing, permissions, a full disk, damaged, busy) still
+ * yields a handle: the failure is logged, every call on the handle fails
+ * with INVITES_ERECOVER, and the open is tried again at most once a second
+ * until it succeeds.  A server then refuses what needs the store instead
+ * of exiting or running without it.  A bad configuration, an unsupported
+ * format (INVITES_EVERSION) and INVITES_ENOMEM are still returned.
  */
 INVITES_API int invites_store_open(const struct invites_config *cfg,
                                    unsigned flags,

@@ -659,8 +659,8 @@ want_tcp_nodelay(struct j2_c2s *c2s, const char *cpath)
 	return on;
 }
 
-int
-ar_init(struct j2_authreg *ar)
+static int
+ar_setup(struct j2_authreg *ar)
 {
 	struct j2_c2s *c2s = ar != NULL ? ar->c2s : NULL;
 	const char *why, *bname, *cpath;
@@ -764,4 +764,28 @@ ar_init(struct j2_authreg *ar)
 	          "TCP_NODELAY %s)", ctx->plugin->version, bname, ctx->sxp->index,
 	          ctx->tcp_nodelay ? "on" : "off");
 	return 0;
+}
+
+/*
+ * When a per-host authreg module fails to load, c2s logs "using default"
+ * and serves that host with the default module, register-enable and all:
+ * an invite-only host would take registrations from anyone.  So a failure
+ * here stops c2s (its supervisor, or the admin, sees why in the log).  A
+ * store that cannot be opened is no failure: the engine retries it and
+ * refuses registrations meanwhile.
+ */
+int
+ar_init(struct j2_authreg *ar)
+{
+	if (ar_setup(ar) == 0)
+		return 0;
+	if (ar != NULL && ar->c2s != NULL && ar->c2s->log != NULL &&
+	    ar->c2s->sx_env != NULL) {
+		log_write(ar->c2s->log, J2_LOG_ERR,
+		          "invites: stopping c2s: without authreg_invites it would "
+		          "serve the invite-only host with the default authreg "
+		          "module, open to every registration");
+		exit(EXIT_FAILURE);
+	}
+	return 1;
 }

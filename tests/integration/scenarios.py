@@ -419,18 +419,20 @@ async def scenarios(env):
 
     # 15. a configuration that cannot work is refused at load
     default_module_refused()
+    # 16. ... and a per-host module that fails stops c2s: jabberd2 would
+    # serve the host with its default module, open to every registration
+    broken_config_stops_c2s()
 
 
-def default_module_refused():
-    """authreg_invites as the default <authreg><module> cannot work (c2s
-    has no stream environment yet): c2s must refuse it with one clear line."""
+def run_c2s_variant(name, edit):
+    """c2s.xml changed by edit(text), with its own log and pid file, run
+    until it exits (60 s at most); returns (exit status, its log)."""
     d = os.environ['XMPP_DIR']
     with open(os.path.join(d, 'etc', 'c2s.xml')) as f:
         conf = f.read()
-    conf = (conf.replace('<module>db</module>', '<module>invites</module>')
-                .replace('log/c2s.log', 'log/c2s-default.log')
-                .replace('run/c2s.pid', 'run/c2s-default.pid'))
-    path = os.path.join(d, 'etc', 'c2s-default.xml')
+    conf = (edit(conf).replace('log/c2s.log', 'log/c2s-%s.log' % name)
+            .replace('run/c2s.pid', 'run/c2s-%s.pid' % name))
+    path = os.path.join(d, 'etc', 'c2s-%s.xml' % name)
     with open(path, 'w') as f:
         f.write(conf)
     st = os.stat(d)
@@ -440,12 +442,35 @@ def default_module_refused():
         pre = ['env', 'LD_PRELOAD=' + os.environ['XMPP_PRELOAD'],
                'ASAN_OPTIONS=detect_leaks=0:intercept_strchr=0']
     rc, out, err = run('timeout', '60', XMPP_LOCAL, 'exec', *pre,
-                       '/usr/sbin/jabberd2-c2s', '-c', 'etc/c2s-default.xml')
+                       '/usr/sbin/jabberd2-c2s', '-c', path)
     try:
-        with open(os.path.join(d, 'log', 'c2s-default.log')) as f:
+        with open(os.path.join(d, 'log', 'c2s-%s.log' % name)) as f:
             log = f.read()
     except OSError:
         log = ''
+    return rc, log
+
+
+def broken_config_stops_c2s():
+    """authreg_invites with a configuration file that does not exist: c2s
+    stops with one clear line instead of going on with the default
+    authreg module for the host (register-enable and all)."""
+    rc, log = run_c2s_variant('broken', lambda c: c.replace(
+        '<config>invites.conf</config>', '<config>no-such.conf</config>'))
+    ok(rc not in (0, 124), 'c2s stops when authreg_invites cannot load for '
+       'a host', 'exit %d' % rc)
+    ok(any('stopping c2s' in ln for ln in log.splitlines()),
+       'and says why: it would serve the host open to every registration',
+       log[-800:])
+    ok(not any('using default' in ln for ln in log.splitlines()),
+       'it never serves the host with the default module')
+
+
+def default_module_refused():
+    """authreg_invites as the default <authreg><module> cannot work (c2s
+    has no stream environment yet): c2s must refuse it with one clear line."""
+    rc, log = run_c2s_variant('default', lambda c: c.replace(
+        '<module>db</module>', '<module>invites</module>'))
     ok(rc not in (0, 124), 'c2s does not start with invites as the default module',
        'exit %d' % rc)
     lines = [ln for ln in log.splitlines() if 'refuses to load as the default' in ln]
