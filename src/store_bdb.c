@@ -105,6 +105,8 @@ struct inv__backend {
 	unsigned flags;
 	atomic_int panicked;
 	atomic_int damaged;            /* a page failed its checksum */
+	atomic_int os_error;           /* errno Berkeley DB last reported in
+	                                  a message (ENOSPC, EACCES, EROFS) */
 	atomic_int_fast64_t failed_ms; /* when it failed (monotonic ms) */
 	/* calls inside Berkeley DB: their start (monotonic ms), 0 = free */
 	atomic_int_fast64_t busy[BUSY_SLOTS];
@@ -261,6 +263,16 @@ errcall(const DB_ENV *env, const char *pfx, const char *msg)
 	(void)pfx;
 	inv__log(INVITES_LOG_ERR, "invite store %s: %s",
 	         be != NULL ? be->path : "?", msg);
+	/* Berkeley DB names the OS error only in its message: remember the
+	 * ones that tell a failed open from a damaged store. */
+	if (be != NULL) {
+		if (strstr(msg, strerror(ENOSPC)) != NULL)
+			atomic_store(&be->os_error, ENOSPC);
+		else if (strstr(msg, strerror(EROFS)) != NULL)
+			atomic_store(&be->os_error, EROFS);
+		else if (strstr(msg, strerror(EACCES)) != NULL)
+			atomic_store(&be->os_error, EACCES);
+	}
 	/* A page failed its checksum (BDB0684): a damaged file, which no
 	 * recovery mends; the panic that follows is reported as ECORRUPT. */
 	if (be != NULL && strstr(msg, "checksum error") != NULL &&
@@ -1108,6 +1120,8 @@ unregister_open(struct inv__backend *be)
 /* Opening: environment and databases                                  */
 /* ------------------------------------------------------------------ */
 
+static int reserve_regions(struct inv__backend *be);
+
 static int
 env_open(struct inv__backend *be, uint64_t cache_bytes)
 {
@@ -1156,7 +1170,20 @@ env_open(struct inv__backend *be, uint64_t cache_bytes)
 			break;
 		case DB_RUNRECOVERY:
 		case DB_VERIFY_BAD:
-			rc = INVITES_ECORRUPT;
+			/* a recovery that failed for want of space or
+			 * permission is no damage */
+			switch (atomic_load(&be->os_error)) {
+			case ENOSPC:
+				rc = INVITES_ENOSPC;
+				break;
+			case EROFS:
+			case EACCES:
+				rc = INVITES_EACCES;
+				break;
+			default:
+				rc = INVITES_ECORRUPT;
+				break;
+			}
 			break;
 		case DB_VERSION_MISMATCH:
 			rc = INVITES_EVERSION;
@@ -1174,6 +1201,9 @@ env_open(struct inv__backend *be, uint64_t cache_bytes)
 		return rc;
 	}
 	be->env = env;
+	ret = reserve_regions(be);
+	if (ret != 0)
+		return ret;
 	if (!(be->flags & INVITES_OPEN_READONLY)) {
 		/* bounded logs: files no longer needed go at each checkpoint */
 		ret = env->log_set_config(env, DB_LOG_AUTO_REMOVE, 1);
@@ -1181,6 +1211,53 @@ env_open(struct inv__backend *be, uint64_t cache_bytes)
 			return map_ret(be, ret, "log_set_config");
 	}
 	return 0;
+}
+
+/*
+ * Berkeley DB makes its region files (__db.001 ...) at full length but
+ * sparse, and maps them: the first touch of a page that has no block yet
+ * on a full file system kills the process with SIGBUS, in whatever call
+ * touched it.  Giving every region file its blocks now turns that into a
+ * clean INVITES_ENOSPC at open.  (File systems without fallocate are left
+ * as they are.)
+ */
+static int
+reserve_regions(struct inv__backend *be)
+{
+	char path[4096];
+	struct dirent *de;
+	struct stat sb;
+	DIR *d;
+	int fd, err = 0;
+
+	d = opendir(be->path);
+	if (d == NULL)
+		return 0;
+	while (err == 0 && (de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, "__db.", 5) != 0 ||
+		    strspn(de->d_name + 5, "0123456789") != strlen(de->d_name + 5) ||
+		    de->d_name[5] == '\0')
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", be->path, de->d_name) >=
+		    (int)sizeof(path))
+			continue;
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (fstat(fd, &sb) == 0 && sb.st_size > 0 &&
+		    (sb.st_blocks * INT64_C(512)) < (int64_t)sb.st_size) {
+			err = posix_fallocate(fd, 0, sb.st_size);
+			if (err == EOPNOTSUPP || err == EINVAL)
+				err = 0;
+		}
+		close(fd);
+	}
+	closedir(d);
+	if (err == 0)
+		return 0;
+	inv__log(INVITES_LOG_ERR, "invite store %s: cannot reserve the space "
+	         "of its shared regions: %s", be->path, strerror(err));
+	return err == ENOSPC || err == EDQUOT ? INVITES_ENOSPC : INVITES_ESTORE;
 }
 
 static int
@@ -1848,6 +1925,7 @@ bdb_open(const struct inv__store_params *p, struct inv__backend **be_r)
 		return INVITES_ENOMEM;
 	atomic_init(&be->panicked, 0);
 	atomic_init(&be->damaged, 0);
+	atomic_init(&be->os_error, 0);
 	atomic_init(&be->failed_ms, 0);
 	atomic_init(&be->wd_ticks, 0);
 	be->flags = p->flags;
