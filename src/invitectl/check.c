@@ -30,6 +30,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <expat.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -43,6 +44,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 #include <dirent.h>
 #include <unistd.h>
@@ -323,6 +325,45 @@ count_audit(void *ctx, const struct invites_audit *a)
 	return 0;
 }
 
+/*
+ * Free space where the store lives: every commit appends to the log, and
+ * a new log file (1 MB) is made whole when the last one fills up.  Below
+ * STORE_SPACE_MIN the next one may not fit: invites are then refused
+ * (INVITES_ENOSPC) while reads go on working.
+ */
+#define STORE_SPACE_MIN (UINT64_C(4) << 20)
+
+static void
+check_store_space(struct check *k, const char *path)
+{
+	char fix[1024];
+	struct statvfs vfs;
+	uint64_t avail;
+
+	if (statvfs(path, &vfs) != 0) {
+		bad(k, "check that the store's file system is mounted",
+		    "store: the file system of %s: %s", path, strerror(errno));
+		return;
+	}
+	avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	if (vfs.f_flag & ST_RDONLY) {
+		bad(k, "remount it read-write",
+		    "store: the file system of %s is mounted read-only: no "
+		    "invite can be made or used", path);
+		return;
+	}
+	if (avail < STORE_SPACE_MIN) {
+		bfmt(fix, sizeof(fix), "free space on the file system of %s",
+		     path);
+		bad(k, fix, "store: no space left: %" PRIu64 " KB free where "
+		    "the store lives (at least %" PRIu64 " KB are needed for "
+		    "its log); invites cannot be made or used", avail >> 10,
+		    (uint64_t)(STORE_SPACE_MIN >> 10));
+		return;
+	}
+	ok(k, "store: %" PRIu64 " MB free on its file system", avail >> 20);
+}
+
 static void
 check_store_files(struct check *k, const char *path)
 {
@@ -342,6 +383,7 @@ check_store_files(struct check *k, const char *path)
 	}
 	if (strncmp(path, "bdb:", 4) == 0)
 		path += 4;
+	check_store_space(k, path);
 	if (!k->have_user) {
 		skip(k, "store: which user the server runs as is not known "
 		     "(no 'jabber' user): give --user to check permissions");
