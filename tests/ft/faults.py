@@ -45,7 +45,28 @@ import xmppload  # noqa: E402
 from ftlib import (H_BAD, H_ERRORS, H_HANG_EXITS, H_N, H_OPS,  # noqa: E402
                    now_ms)
 
-STALL_MS = 1000
+
+
+def sanitized():
+    """1 when invitectl was built with AddressSanitizer."""
+    try:
+        out = subprocess.run(["readelf", "-d", ftlib.INVITECTL],
+                             stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL,
+                             universal_newlines=True).stdout
+    except OSError:
+        return False
+    return "libasan" in out
+
+
+# The issue's bound: a survivor makes progress within a second of a kill.
+# Under AddressSanitizer every call into the store (and the recovery a
+# survivor runs) takes two to three times as long, so the bound is three
+# seconds there; FT_STALL_MS sets it.  The printed distribution is the
+# figure; this bound tells a slow recovery from a hang that the hang
+# monitor failed to end.
+STALL_MS = int(os.environ.get("FT_STALL_MS") or
+               (3000 if sanitized() else 1000))
 
 
 class Timed(subprocess.Popen):
@@ -56,6 +77,7 @@ class Timed(subprocess.Popen):
                          universal_newlines=True, **kw)
         self.end = None
         self.out = ""
+        self.err = ""
         self.th = threading.Thread(target=self._timer, daemon=True)
         self.th.start()
 
@@ -93,6 +115,7 @@ class Driver:
         self.verify_runs = 0
         self.verify_failures = []
         self.cli_exits = {}
+        self.crashes = []        # invitectl runs that died of a signal
         self.tokens = {}         # the driver's invites: token -> state
         self.ids = {}            # token -> id
         self.listfile = os.path.join(base, "driver-tokens")
@@ -186,10 +209,14 @@ class Driver:
                                                  self.ids[t]), t
         return "purge", ftlib.invitectl_cmd(conf, "purge"), None
 
-    def cli_done(self, kind, token, p, out):
+    def cli_done(self, kind, token, p, out, err=""):
         """Record what a finished invitectl run acknowledged."""
         rc = p.returncode
         self.cli_exits[rc] = self.cli_exits.get(rc, 0) + 1
+        if rc < 0:
+            self.crashes.append("trial %d: invitectl %s died of signal %d:"
+                                "\n%s" % (self.trials, kind, -rc,
+                                          (err or "").strip()[:3000]))
         if kind == "generate" and rc == 0:
             try:
                 inv = json.loads(out)
@@ -200,7 +227,7 @@ class Driver:
         elif kind == "revoke":
             if rc == 0:
                 self.tokens[token] = "revoked"
-            elif rc in (75, 74, 70):
+            elif rc in (75, 74, 70) or rc < 0:
                 self.tokens[token] = "unknown"
             elif rc == 1:
                 # "already revoked" is possible only after an unknown one
@@ -275,7 +302,7 @@ def library_phase(d, n_trials, wrap=None, env=None):
             for w, (ms, rs) in res.items():
                 d.stall("worker %d" % w, ms, rs, shm, workers)
             out = d.wait_cli(cli, t, kind)
-            d.cli_done(kind, token, cli, out)
+            d.cli_done(kind, token, cli, out, getattr(cli, "err", ""))
         else:
             # invitectl during generate, revoke or purge
             kind, args, token = d.cli_args(conf, "example.com")
@@ -297,8 +324,8 @@ def library_phase(d, n_trials, wrap=None, env=None):
                 for w, (ms, rs) in res.items():
                     d.stall("worker %d" % w, ms, rs, shm, workers)
             else:
-                out, _ = p.communicate()
-                d.cli_done(kind, token, p, out)
+                out, err = p.communicate()
+                d.cli_done(kind, token, p, out, err)
         workers.reap()
         d.end_trial(shm, conf, start - 2000, wrap=wrap, env=env)
     bad = sum(shm.get(w, H_BAD) for w in range(nw))
@@ -672,7 +699,7 @@ def server_trials(d, srv, n_trials):
             time.sleep(d.rng.uniform(0.0, 0.010))
             if p.poll() is not None:
                 p.finish(10)
-                d.cli_done(kind, token, p, p.out)
+                d.cli_done(kind, token, p, p.out, p.err)
                 d.end_trial(shm, srv.conf, start - 2000, wrap=srv.wrap,
                             scratch=ftdir)
                 continue
@@ -769,6 +796,7 @@ def main():
     tap.diag("FT_SEED=%d" % seed)
     base = tempfile.mkdtemp(prefix="xi-faults.")
     os.chmod(base, 0o755)
+    ftlib.suppress_bdb_leaks(base)
     d = Driver(tap, base, seed)
     n_server = int(os.environ.get("FT_SERVER_TRIALS", str(trials // 4)))
     try:
@@ -795,6 +823,8 @@ def main():
     tap.diag("kills by victim: %s" % ", ".join(
         "%s %d" % kv for kv in sorted(d.by_victim.items())))
     tap.diag("invitectl exit statuses: %s" % d.cli_exits)
+    tap.ok(not d.crashes, "no invitectl that was not killed died of a "
+           "signal (%d did)" % len(d.crashes), "\n".join(d.crashes[:3]))
     tap.ok(d.trials >= trials, "%d trials" % d.trials)
     tap.ok(not d.stall_failures, "every survivor made progress within %d ms "
            "of each kill, or exited and was restarted (longest stall %d ms)"
