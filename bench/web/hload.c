@@ -17,7 +17,10 @@
  * a stream of visitors would see it).  Requests completed during the
  * first WARMUP seconds are not counted.  Answers must have status STATUS
  * (default 200) and a Content-Length (or chunked encoding); others count
- * as bad.  A connection the server closes is opened again and counted.
+ * as bad.  A connection the server closes before the end of an answer is
+ * opened again and counted (reconnects); one it closes after an answer
+ * it said it would close after (Connection: close, HTTP/1.0) is opened
+ * again without counting.
  * The summary line:
  *   requests N bad B reconnects R secs S rps X p50_us A p90_us C
  *   p99_us D max_us E resp_bytes F client_cpu_ms G starved H
@@ -150,7 +153,7 @@ conn_reopen(struct hconn *c)
 {
 	epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
-	n_reconnect++;
+	n_reconnect += c->t0 >= t_count;
 	conn_open(c);
 	c->sent = 0;
 	/* the request is sent again on the new connection */
@@ -208,6 +211,8 @@ parse_head(struct hconn *c, size_t hlen)
 		return -1;
 	c->status = atoi(p + 9);
 	c->body_left = 0;
+	/* HTTP/1.0 closes after the answer unless it says keep-alive */
+	c->close_after = strncmp(p, "HTTP/1.0", 8) == 0;
 	while ((eol = memchr(p, '\n', (size_t)(end - p))) != NULL) {
 		*eol = '\0';
 		if (strncasecmp(p, "Content-Length:", 15) == 0) {
@@ -216,9 +221,11 @@ parse_head(struct hconn *c, size_t hlen)
 		} else if (strncasecmp(p, "Transfer-Encoding:", 18) == 0 &&
 		           strstr(p, "chunked")) {
 			c->chunked = 1;
-		} else if (strncasecmp(p, "Connection:", 11) == 0 &&
-		           strcasestr(p, "close")) {
-			c->close_after = 1;
+		} else if (strncasecmp(p, "Connection:", 11) == 0) {
+			if (strcasestr(p, "close"))
+				c->close_after = 1;
+			else if (strcasestr(p, "keep-alive"))
+				c->close_after = 0;
 		}
 		p = eol + 1;
 	}
@@ -310,8 +317,11 @@ on_readable(struct hconn *c, double t)
 		    (!c->chunked && c->body_left <= 0)) {
 			record(c, t);
 			if (c->close_after) {
+				/* asked for by the server: not a failure */
+				unsigned long long before = n_reconnect;
+
 				conn_reopen(c);
-				n_reconnect--;  /* asked for: not a failure */
+				n_reconnect = before;
 			}
 			start_request(c);
 			return;
@@ -446,5 +456,12 @@ main(int argc, char **argv)
 	       secs, n_lat / secs, pct(0.50), pct(0.90), pct(0.99),
 	       n_lat ? (double)lat[n_lat - 1] : 0.0,
 	       n_lat ? (double)resp_bytes / (double)n_lat : 0.0, cpu, starved);
-	return 0;
+	for (int i = 0; i < opt_conns; i++) {
+		close(conns[i].fd);
+		free(conns[i].req);
+	}
+	free(conns);
+	free(lat);
+	close(ep);
+	return fflush(stdout) == 0 ? 0 : 1;
 }
