@@ -612,6 +612,21 @@ class Load:
             time.sleep(0.01)
 
 
+def proc_state(pid):
+    """State, wait channel and age of a process, for a failure report."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            st = [ln.split(":", 1)[1].strip() for ln in f
+                  if ln.startswith("State:")]
+        with open("/proc/%d/wchan" % pid) as f:
+            wchan = f.read().strip()
+        age = time.time() - os.stat("/proc/%d" % pid).st_mtime
+        return "%s, waiting in %s, %.1f s old" % (st[0] if st else "?",
+                                                  wchan or "-", age)
+    except OSError:
+        return "gone"
+
+
 # which channels each daemon serves
 SERVES = {"c2s": ("reg", "login"), "sm": ("login",), "web": ("web",)}
 
@@ -745,6 +760,10 @@ def server_trials(d, srv, n_trials):
             d.stall_failures.append("trial %d (%s killed): no %s within "
                                     "%d ms" % (d.trials, victim, ch,
                                                RESTART_LIMIT_MS))
+            # (the processes first: the logs may be cut)
+            for dn, pid in sorted(srv.pids().items()):
+                d.stall_failures.append("%s %d: %s" % (dn, pid,
+                                                       proc_state(pid)))
             d.stall_failures.append(srv.logs())
             for dn, pid in sorted(srv.pids().items()):
                 if dn != "router":

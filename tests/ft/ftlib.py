@@ -52,7 +52,7 @@ class Tap:
             self.failed += 1
         print("%s %d - %s" % ("ok" if cond else "not ok", self.n, name))
         if not cond and detail:
-            for line in str(detail).splitlines()[:30]:
+            for line in str(detail).splitlines()[:120]:
                 print("#   " + line)
         sys.stdout.flush()
         return cond
