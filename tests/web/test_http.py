@@ -131,6 +131,9 @@ def main():
     t.eq(r.header("Link"), '<%s>; rel="alternate"' % uri, "landing HEAD: Link")
     check_security_headers(r, "landing HEAD", cors=True)
     t.eq(r.body, b"", "landing HEAD: no body")
+    g = site.request("GET", "/invite/" + tok, addr=fresh_addr())
+    t.eq(r.header("Content-Length"), str(len(g.body)),
+         "landing HEAD: the Content-Length of the GET")
 
     # ---- platforms ----
     r = get("/invite/" + tok, **{"User-Agent": ANDROID})
