@@ -312,17 +312,12 @@ event_notify(DB_ENV *env, u_int32_t event, void *info)
  * a zombie (state Z or X in /proc/PID/stat) counts as dead.
  */
 static int
-is_alive(DB_ENV *env, pid_t pid, db_threadid_t tid, u_int32_t flags)
+proc_alive(pid_t pid)
 {
 	char path[64], buf[512], *rp;
 	ssize_t n;
 	int fd;
 
-	(void)env;
-	(void)tid;
-	(void)flags;
-	if (pid == getpid())
-		return 1;
 	if (kill(pid, 0) != 0 && errno == ESRCH)
 		return 0;
 	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
@@ -338,6 +333,45 @@ is_alive(DB_ENV *env, pid_t pid, db_threadid_t tid, u_int32_t flags)
 	if (rp == NULL || rp[1] != ' ')
 		return 1;
 	return !(rp[2] == 'Z' || rp[2] == 'X' || rp[2] == 'x');
+}
+
+/*
+ * failchk asks once per thread slot, so a pass asks about the same few
+ * processes many times (each of c2s, sm and invites-web has several
+ * threads in the table): an answer is kept for ALIVE_CACHE_MS, well
+ * under the watchdog's 100 ms period, per calling thread.
+ */
+#define ALIVE_CACHE 16
+#define ALIVE_CACHE_MS 20
+
+static int
+is_alive(DB_ENV *env, pid_t pid, db_threadid_t tid, u_int32_t flags)
+{
+	static _Thread_local struct {
+		pid_t pid;
+		int alive;
+		int64_t at;
+	} cache[ALIVE_CACHE];
+	static _Thread_local unsigned next;
+	int64_t now;
+	unsigned i;
+	int alive;
+
+	(void)env;
+	(void)tid;
+	(void)flags;
+	if (pid == getpid())
+		return 1;
+	now = now_ms();
+	for (i = 0; i < ALIVE_CACHE; i++)
+		if (cache[i].pid == pid && now - cache[i].at < ALIVE_CACHE_MS)
+			return cache[i].alive;
+	alive = proc_alive(pid);
+	i = next++ % ALIVE_CACHE;
+	cache[i].pid = pid;
+	cache[i].alive = alive;
+	cache[i].at = now;
+	return alive;
 }
 
 /* ------------------------------------------------------------------ */
