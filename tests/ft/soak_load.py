@@ -282,8 +282,9 @@ class Load:
         if not self.srv.web_port:
             return
         st, _ = self.http("GET", "/invite/" + token)
-        if st == 0:
-            self.error("landing page: io")
+        if st == 0 or st == 503:
+            # (503: the store recovering, a clear temporary failure)
+            self.error("landing page: %s" % ("io" if st == 0 else "503"))
         elif st != want:
             self.bad("landing page of a %s invite: HTTP %d, not %d"
                      % (why, st, want))
@@ -359,8 +360,8 @@ class Load:
             st, _ = self.http("GET", "/invite/" + token)
             with self.lock:
                 still = token in self.pool
-            if st == 0:
-                self.error("landing page: io")
+            if st == 0 or st == 503:
+                self.error("landing page: %s" % ("io" if st == 0 else "503"))
             elif st == 200:
                 self.count("landing pages")
             elif still:
