@@ -466,6 +466,12 @@ VG_ALLOC = re.compile(r"vgpreload|^(malloc|calloc|realloc|free|operator "
                       r"new|memalign|posix_memalign)\b")
 
 
+# the C library's system call wrappers and string functions, where a
+# "Syscall param ... uninitialised" or a "Conditional jump" is reported
+LIBC = re.compile(r"libc\.so|^(__libc_)?(p?write|p?read|fsync|fdatasync|"
+                  r"mem(cpy|move|set|cmp)|str[a-z]*|index)(64)? ")
+
+
 def in_libdb_first(block):
     """An error (not a leak) whose innermost frames, down to the first
     frame of ours, are all in Berkeley DB: libdb's own (its uninitialised
@@ -477,10 +483,10 @@ def in_libdb_first(block):
     for f in frames:
         if OURS.search(f):
             return False
-        if "libdb-" not in f and "libc.so" not in f:
-            return False
         if "libdb-" in f:
             return True
+        if not LIBC.search(f):
+            return False
     return False
 
 
@@ -578,7 +584,12 @@ def valgrind_run(tap, base, seconds, report):
                 except OSError:
                     break
                 time.sleep(0.2)
-            exited[n] = not os.path.exists("/proc/%d" % pid)
+            try:
+                with open("/proc/%d/status" % pid) as f:
+                    exited[n] = bool(re.search(r"^State:\s+Z", f.read(),
+                                               re.M))
+            except OSError:
+                exited[n] = True
         tap.diag("valgrind run: the daemons took %d s to end on SIGTERM"
                  % (time.time() - t_term))
     finally:
