@@ -85,8 +85,13 @@ static const char *const db_files[] = {
  * it has not come back after FAILCHK_STUCK_MS. */
 #define STUCK_MS 400
 #define FAILCHK_STUCK_MS 1000
-/* How long a recovering opener lets live processes finish their writes. */
-#define REG_WAIT_US 100000
+/* How long a recovering opener lets live processes finish their writes.
+ * Berkeley DB only sleeps that long before it reads the log: a writer
+ * descheduled for longer lands its bytes behind the recovery, and the
+ * log no longer recovers (seen once at 100 ms with the machine at load
+ * 25: "Log sequence error" at the next recovery).  Longer is safer and
+ * delays every survivor of a death inside the store by as much. */
+#define REG_WAIT_US 250000
 /* An open (with recovery) that has not come back after this long waits
  * for a dead process's mutex (see open_watch_main). */
 #define OPEN_STUCK_MS 2000
