@@ -379,6 +379,50 @@ is_alive(DB_ENV *env, pid_t pid, db_threadid_t tid, u_int32_t flags)
 	return alive;
 }
 
+/*
+ * 1 when the store's process registry (DB_REGISTER's __db.register: one
+ * slot of REG_SLOT bytes per process, a right-aligned PID, or 'X' when
+ * free) names a process that is gone.  Only such a process can leave a
+ * call blocked for good; a call that is merely slow (a loaded machine,
+ * valgrind) has no dead process behind it and must not count as a hang.
+ * Reads a file and /proc, nothing of Berkeley DB's.  0 when the registry
+ * cannot be read.
+ */
+#define REG_SLOT 25
+
+static int
+registry_has_dead(const char *dir)
+{
+	char path[4096], buf[REG_SLOT * 64 + 1], *end;
+	ssize_t n;
+	long pid;
+	int fd, dead = 0;
+	size_t off;
+
+	if (snprintf(path, sizeof(path), "%s/__db.register", dir) >=
+	    (int)sizeof(path))
+		return 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	while (!dead && (n = read(fd, buf, sizeof(buf) - 1)) > 0) {
+		buf[n] = '\0';
+		for (off = 0; !dead && off + REG_SLOT <= (size_t)n;
+		     off += REG_SLOT) {
+			if (buf[off] == 'X')
+				continue;
+			pid = strtol(buf + off, &end, 10);
+			if (end == buf + off || pid <= 0 || pid == (long)getpid())
+				continue;
+			dead = !proc_alive((pid_t)pid);
+		}
+		if ((size_t)n % REG_SLOT != 0)
+			break;
+	}
+	close(fd);
+	return dead;
+}
+
 /* ------------------------------------------------------------------ */
 /* Small helpers                                                       */
 /* ------------------------------------------------------------------ */
@@ -1578,7 +1622,8 @@ hang_check(struct inv__backend *be)
 		}
 	}
 	since = atomic_load(&be->fc_since);
-	if (since != 0 && now - since >= FAILCHK_STUCK_MS && now - since > worst)
+	if (since != 0 && now - since >= FAILCHK_STUCK_MS && now - since > worst &&
+	    registry_has_dead(be->path))
 		worst = now - since;
 	if (worst == 0)
 		return;
@@ -1826,10 +1871,21 @@ open_watch_main(void *arg)
 		ts.tv_sec++;
 		ts.tv_nsec -= 1000000000L;
 	}
+	/* past OPEN_STUCK_MS, only an open with a dead process behind it is
+	 * blocked for good; a slow one is looked at again every half second */
 	pthread_mutex_lock(&ow->lock);
-	while (!ow->done &&
-	       pthread_cond_timedwait(&ow->cond, &ow->lock, &ts) == 0)
-		;
+	for (;;) {
+		while (!ow->done &&
+		       pthread_cond_timedwait(&ow->cond, &ow->lock, &ts) == 0)
+			;
+		if (ow->done || registry_has_dead(ow->path))
+			break;
+		ts.tv_nsec += 500000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+	}
 	done = ow->done;
 	pthread_mutex_unlock(&ow->lock);
 	if (done)

@@ -678,7 +678,13 @@ def server_trials(d, srv, n_trials):
         workers.start(w)
     load = Load(d, srv, tokens)
     load.start()
-    time.sleep(2)
+    # (under the sanitizers and a loaded machine the first registration
+    # can take seconds: wait for it, a bounded while)
+    t0 = time.time()
+    while time.time() - t0 < 60 and not (
+            load.progress.first_after("reg", 0) is not None and
+            all(shm.get(w, H_OPS) > 0 for w in range(nw))):
+        time.sleep(0.1)
     tap.ok(load.progress.first_after("reg", 0) is not None and
            all(shm.get(w, H_OPS) > 0 for w in range(nw)),
            "registrations and the workers are under way", srv.logs())
