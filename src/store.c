@@ -27,16 +27,16 @@ struct invites_store {
 	int64_t audit_retention;
 	struct inv__store_params params; /* to reopen with */
 	char *path;
-	int64_t last_reopen;        /* monotonic seconds of the last try */
+	int64_t last_reopen;        /* monotonic ms of the last try */
 	int last_rc;                /* the last failed reopen's code, logged */
-	int64_t last_logged;        /* monotonic seconds of that log line */
+	int64_t last_logged;        /* monotonic ms of that log line */
 };
 
 #define DEFAULT_PURGE_GRACE (30 * INT64_C(86400))
 #define DEFAULT_AUDIT_RETENTION (365 * INT64_C(86400))
 #define DEFAULT_CACHE_BYTES (UINT64_C(64) << 20)
 /* At most one reopen attempt per this many seconds after a failure. */
-#define REOPEN_INTERVAL 1
+#define REOPEN_INTERVAL_MS 250
 /* Tries to draw a token whose hash is not stored yet. */
 #define TOKEN_TRIES 4
 
@@ -437,12 +437,12 @@ check_text(const char *s, size_t max)
 }
 
 static int64_t
-monotonic_seconds(void)
+monotonic_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /*
@@ -452,7 +452,8 @@ monotonic_seconds(void)
  * it returned INVITES_ERECOVER, since its outcome is unknown; the next one
  * lands here, closes the failed backend and opens a fresh one (running
  * recovery if needed), so a long-lived host keeps its handle.  A reopen
- * that fails is retried at most once per REOPEN_INTERVAL; in between,
+ * that fails is retried at most once per REOPEN_INTERVAL_MS (a second
+ * would be most of a survivor's allowance after a kill); in between,
  * calls fail fast with INVITES_ERECOVER.
  */
 static int
@@ -464,9 +465,9 @@ ready(struct invites_store *st)
 
 	if (!st->ops->failed(st->be))
 		return 0;
-	now = monotonic_seconds();
+	now = monotonic_ms();
 	if (st->be == st->ops->placeholder() &&
-	    now - st->last_reopen < REOPEN_INTERVAL)
+	    now - st->last_reopen < REOPEN_INTERVAL_MS)
 		return INVITES_ERECOVER;
 	st->last_reopen = now;
 	st->ops->close(st->be);
@@ -474,11 +475,11 @@ ready(struct invites_store *st)
 	rc = st->ops->open(&st->params, &be);
 	if (rc != 0) {
 		/* one line per cause, and a reminder each minute */
-		if (rc != st->last_rc || now - st->last_logged >= 60) {
+		if (rc != st->last_rc || now - st->last_logged >= 60000) {
 			inv__log(INVITES_LOG_ERR,
 			         "invite store %s: cannot be opened: %s; trying "
-			         "again every %d s", st->path, invites_strerror(rc),
-			         REOPEN_INTERVAL);
+			         "again every %d ms", st->path, invites_strerror(rc),
+			         REOPEN_INTERVAL_MS);
 			st->last_rc = rc;
 			st->last_logged = now;
 		}
@@ -653,10 +654,11 @@ invites_store_open(const struct invites_config *cfg, unsigned flags,
 		inv__log(INVITES_LOG_ERR,
 		         "invite store %s: cannot be opened: %s; every request "
 		         "that needs it fails until it can (trying again every "
-		         "%d s)", st->path, invites_strerror(rc), REOPEN_INTERVAL);
+		         "%d ms)", st->path, invites_strerror(rc),
+		         REOPEN_INTERVAL_MS);
 		st->be = st->ops->placeholder();
 		st->params = p;
-		st->last_reopen = monotonic_seconds();
+		st->last_reopen = monotonic_ms();
 		st->last_rc = rc;
 		st->last_logged = st->last_reopen;
 		*store_r = st;

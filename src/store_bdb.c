@@ -95,6 +95,11 @@ static const char *const db_files[] = {
 /* An open (with recovery) that has not come back after this long waits
  * for a dead process's mutex (see open_watch_main). */
 #define OPEN_STUCK_MS 2000
+/* ... and these long without that evidence (see registry_stuck): a
+ * recovering opener clears the registry before it recovers, so one that
+ * blocks after that leaves none; only time tells then. */
+#define OPEN_STUCK_BLIND_MS 8000
+#define FAILCHK_STUCK_BLIND_MS 5000
 /* Calls inside Berkeley DB at once that the watchdog can follow. */
 #define BUSY_SLOTS 16
 #define SCAN_BATCH 256        /* records per read transaction */
@@ -382,21 +387,23 @@ is_alive(DB_ENV *env, pid_t pid, db_threadid_t tid, u_int32_t flags)
 /*
  * 1 when the store's process registry (DB_REGISTER's __db.register: one
  * slot of REG_SLOT bytes per process, a right-aligned PID, or 'X' when
- * free) names a process that is gone.  Only such a process can leave a
- * call blocked for good; a call that is merely slow (a loaded machine,
- * valgrind) has no dead process behind it and must not count as a hang.
- * Reads a file and /proc, nothing of Berkeley DB's.  0 when the registry
- * cannot be read.
+ * free) names a process that is gone, or, when joined is set (this
+ * process has the environment open), no longer names this process: a
+ * recovering opener clears every slot before it recovers, and whoever is
+ * still inside the old environment then is blocked there for good.  Only
+ * then can a call never return; a call that is merely slow (a loaded
+ * machine, valgrind) must not count as a hang.  Reads a file and /proc,
+ * nothing of Berkeley DB's.  0 when the registry cannot be read.
  */
 #define REG_SLOT 25
 
 static int
-registry_has_dead(const char *dir)
+registry_stuck(const char *dir, int joined)
 {
 	char path[4096], buf[REG_SLOT * 64 + 1], *end;
 	ssize_t n;
 	long pid;
-	int fd, dead = 0;
+	int fd, dead = 0, self = 0;
 	size_t off;
 
 	if (snprintf(path, sizeof(path), "%s/__db.register", dir) >=
@@ -412,15 +419,18 @@ registry_has_dead(const char *dir)
 			if (buf[off] == 'X')
 				continue;
 			pid = strtol(buf + off, &end, 10);
-			if (end == buf + off || pid <= 0 || pid == (long)getpid())
+			if (end == buf + off || pid <= 0)
 				continue;
-			dead = !proc_alive((pid_t)pid);
+			if (pid == (long)getpid())
+				self = 1;
+			else
+				dead = !proc_alive((pid_t)pid);
 		}
 		if ((size_t)n % REG_SLOT != 0)
 			break;
 	}
 	close(fd);
-	return dead;
+	return dead || (joined && !self && n == 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1623,7 +1633,8 @@ hang_check(struct inv__backend *be)
 	}
 	since = atomic_load(&be->fc_since);
 	if (since != 0 && now - since >= FAILCHK_STUCK_MS && now - since > worst &&
-	    registry_has_dead(be->path))
+	    (now - since >= FAILCHK_STUCK_BLIND_MS ||
+	     registry_stuck(be->path, be->env != NULL)))
 		worst = now - since;
 	if (worst == 0)
 		return;
@@ -1862,7 +1873,7 @@ open_watch_main(void *arg)
 	struct open_watch *ow = arg;
 	struct timespec ts;
 	char msg[512];
-	int done;
+	int done, waited;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_sec += OPEN_STUCK_MS / 1000;
@@ -1871,14 +1882,16 @@ open_watch_main(void *arg)
 		ts.tv_sec++;
 		ts.tv_nsec -= 1000000000L;
 	}
-	/* past OPEN_STUCK_MS, only an open with a dead process behind it is
-	 * blocked for good; a slow one is looked at again every half second */
+	/* past OPEN_STUCK_MS, an open with a dead process behind it is
+	 * blocked for good; a slow one is looked at again every half second,
+	 * up to OPEN_STUCK_BLIND_MS */
 	pthread_mutex_lock(&ow->lock);
-	for (;;) {
+	for (waited = OPEN_STUCK_MS;; waited += 500) {
 		while (!ow->done &&
 		       pthread_cond_timedwait(&ow->cond, &ow->lock, &ts) == 0)
 			;
-		if (ow->done || registry_has_dead(ow->path))
+		if (ow->done || waited >= OPEN_STUCK_BLIND_MS ||
+		    registry_stuck(ow->path, 0))
 			break;
 		ts.tv_nsec += 500000000L;
 		if (ts.tv_nsec >= 1000000000L) {
@@ -1894,7 +1907,7 @@ open_watch_main(void *arg)
 	         "invite store %s: opening it has been blocked for %d ms, "
 	         "behind a process that died inside Berkeley DB; it can never "
 	         "return, so this process must be restarted",
-	         ow->path, OPEN_STUCK_MS);
+	         ow->path, waited);
 	inv__log(INVITES_LOG_ERR, "%s", msg);
 	inv__hang_notify(msg);
 	return NULL;

@@ -368,8 +368,8 @@ struct invites_store;
  * With INVITES_OPEN_RETRY, a store that cannot be opened for a cause that
  * may go away (missing, permissions, a full disk, damaged, busy) still
  * yields a handle: the failure is logged, every call on the handle fails
- * with INVITES_ERECOVER, and the open is tried again at most once a second
- * until it succeeds.  A server then refuses what needs the store instead
+ * with INVITES_ERECOVER, and the open is tried again (at most every
+ * 250 ms) until it succeeds.  A server then refuses what needs the store instead
  * of exiting or running without it.  A bad configuration, an unsupported
  * format (INVITES_EVERSION) and INVITES_ENOMEM are still returned.
  */
