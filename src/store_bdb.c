@@ -387,24 +387,21 @@ is_alive(DB_ENV *env, pid_t pid, db_threadid_t tid, u_int32_t flags)
 /*
  * 1 when the store's process registry (DB_REGISTER's __db.register: one
  * slot of REG_SLOT bytes per process, a right-aligned PID, or 'X' when
- * free) names a process that is gone, or, when joined is set (this
- * process has the environment open), no longer names this process: a
- * recovering opener clears every slot before it recovers, and whoever is
- * still inside the old environment then is blocked there for good.  Only
- * then can a call never return; a call that is merely slow (a loaded
- * machine, valgrind) must not count as a hang.  Reads a file and /proc,
- * nothing of Berkeley DB's.  0 when the registry cannot be read.
+ * free) names a process that is gone.  Only then can a call never
+ * return; a call that is merely slow (a loaded machine, valgrind) must
+ * not count as a hang.  Reads a file and /proc, nothing of Berkeley DB's.
+ * 0 when the registry cannot be read.
  */
 #define REG_SLOT 25
 
 static int
-registry_stuck(const char *dir, int joined)
+registry_stuck(const char *dir)
 {
-	char path[4096], buf[REG_SLOT * 64 + 1], *end;
+	char path[4096], buf[REG_SLOT * 256 + 1], *line, *nl, *p;
 	ssize_t n;
+	size_t len = 0;
 	long pid;
-	int fd, dead = 0, self = 0;
-	size_t off;
+	int fd, dead = 0;
 
 	if (snprintf(path, sizeof(path), "%s/__db.register", dir) >=
 	    (int)sizeof(path))
@@ -412,29 +409,26 @@ registry_stuck(const char *dir, int joined)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
-	while (!dead && (n = read(fd, buf, sizeof(buf) - 1)) > 0) {
-		buf[n] = '\0';
-		for (off = 0; !dead && off + REG_SLOT <= (size_t)n;
-		     off += REG_SLOT) {
-			if (buf[off] == 'X')
-				continue;
-			pid = strtol(buf + off, &end, 10);
-			if (end == buf + off || pid <= 0)
-				continue;
-			if (pid == (long)getpid())
-				self = 1;
-			else
-				dead = !proc_alive((pid_t)pid);
-		}
-		if ((size_t)n % REG_SLOT != 0)
-			break;
-	}
+	while (len < sizeof(buf) - 1 &&
+	       (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)n;
 	close(fd);
-	/* (a registry without this process, once it has joined, also means
-	 * a recovery ran without it; not counted: unproven, and the blind
-	 * bounds above catch that case) */
-	(void)joined;
-	(void)self;
+	buf[len] = '\0';
+	/* only well-formed slots count: REG_SLOT - 1 characters, blanks
+	 * then digits, and a newline (a process that died registering may
+	 * have left a partial one) */
+	for (line = buf; !dead && (nl = strchr(line, '\n')) != NULL;
+	     line = nl + 1) {
+		if (nl - line != REG_SLOT - 1)
+			continue;
+		for (p = line; p < nl && *p == ' '; p++)
+			;
+		if (p == nl || strspn(p, "0123456789") != (size_t)(nl - p))
+			continue;
+		pid = strtol(p, NULL, 10);
+		if (pid > 0 && pid != (long)getpid())
+			dead = !proc_alive((pid_t)pid);
+	}
 	return dead;
 }
 
@@ -1639,7 +1633,7 @@ hang_check(struct inv__backend *be)
 	since = atomic_load(&be->fc_since);
 	if (since != 0 && now - since >= FAILCHK_STUCK_MS && now - since > worst &&
 	    (now - since >= FAILCHK_STUCK_BLIND_MS ||
-	     registry_stuck(be->path, be->env != NULL)))
+	     registry_stuck(be->path)))
 		worst = now - since;
 	if (worst == 0)
 		return;
@@ -1896,7 +1890,7 @@ open_watch_main(void *arg)
 		       pthread_cond_timedwait(&ow->cond, &ow->lock, &ts) == 0)
 			;
 		if (ow->done || waited >= OPEN_STUCK_BLIND_MS ||
-		    registry_stuck(ow->path, 0))
+		    registry_stuck(ow->path))
 			break;
 		ts.tv_nsec += 500000000L;
 		if (ts.tv_nsec >= 1000000000L) {
