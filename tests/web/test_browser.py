@@ -11,6 +11,7 @@ chromedriver or selenium is missing, or when jabberd2 cannot run."""
 import os
 import shutil
 import sys
+import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -126,7 +127,14 @@ def main():
         d.find_element(By.ID, "password").send_keys(PW)
         d.find_element(By.ID, "password2").send_keys(PW)
         d.find_element(By.ID, "submit").click()
-        found = d.find_elements(By.ID, "new-jid")
+        # the POST registers through c2s before the page comes back: wait
+        # for the success or the error page (up to 30 s), not a moment
+        found = []
+        for _ in range(300):
+            found = d.find_elements(By.ID, "new-jid")
+            if found or d.find_elements(By.ID, "form-error"):
+                break
+            time.sleep(0.1)
         jid = found[0].text if found else None
         if not found:
             t.diag("screenshot: " + shot(d, "register-failed"))
