@@ -6,6 +6,16 @@
 # Before that line, every failed test point is named with the end of its
 # log, so that a CI transcript which keeps only the last lines still says
 # what broke.
+#
+# The slowest tests of each build (tests/limit.sh writes each one's time
+# into its log).
+for dir in "$@"; do
+	find "$dir" -name '*.log' ! -name test-suite.log -exec cat {} + 2>/dev/null |
+	sed -n 's/^# limit\.sh: \(.*\) took \([0-9]*\) s .*/\2 \1/p' |
+	sort -rn | head -n 5 |
+	awk -v d="$dir" 'NR == 1 { printf "slowest in %s:", d }
+	    { printf " %s %d s;", $2, $1 } END { if (NR) print "" }'
+done
 for dir in "$@"; do
 	find "$dir" -name '*.trs' 2>/dev/null | sort | while read -r trs; do
 		grep -q '^:test-result: \(FAIL\|XPASS\|ERROR\)' "$trs" || continue

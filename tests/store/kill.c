@@ -23,6 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,6 +37,12 @@
 #define ROUNDS 12
 #define DAEMON_ROUNDS 6
 #define MAX_SLOTS 4000
+/* Bounds, so that a hang is a failure and not a test that never ends:
+ * the daemon's wait for two watchdog passes (in 10 ms steps), the daemon
+ * process, the kill rounds. */
+#define WATCHDOG_WAIT 3000
+#define DAEMON_ALARM 240
+#define ROUNDS_ALARM 240
 
 enum slot_state {
 	S_EMPTY = 0,
@@ -70,6 +79,10 @@ writer(const struct invites_config *cfg, unsigned flags, uint64_t seed)
 	unsigned iter = 0;
 	int rc, i;
 
+#ifdef __linux__
+	/* a writer outlives no parent that stopped killing it */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+#endif
 	if (invites_store_open(cfg, flags, &st) != 0)
 		_exit(2);
 	sh->opened = 1;
@@ -218,20 +231,31 @@ daemon_phase(const struct invites_config *cfg, uint64_t seed, int rounds)
 	struct invites_store *st = NULL;
 	struct invites_invite *inv = NULL;
 	uint64_t t0, t;
-	int round, failed, rc, lost = 0, revived = 0;
+	int round, failed, rc, waited, lost = 0, revived = 0;
 
+	alarm(DAEMON_ALARM);
 	if (invites_store_open(cfg, INVITES_OPEN_DAEMON, &st) != 0)
 		_exit(2);
 	for (round = 0; round < rounds; round++) {
 		if (!kill_writer(cfg, &seed, round))
 			sh->d_errors++;
 		inv__store_watchdog(st, &t0);
+		waited = 0;
 		do {
 			usleep(10000);
 			failed = inv__store_watchdog(st, &t);
-		} while (!failed && t < t0 + 2);
+		} while (!failed && t < t0 + 2 && ++waited < WATCHDOG_WAIT);
 		if (failed)
 			sh->d_failed_seen++;
+		if (!failed && t < t0 + 2) {
+			/* 100 ms passes that did not come in 30 s: the
+			 * watchdog is blocked, which is what this tests */
+			sh->d_stuck++;
+			diag("daemon round %d: the watchdog made %llu passes in "
+			     "%d s", round, (unsigned long long)(t - t0),
+			     WATCHDOG_WAIT / 100);
+			continue;
+		}
 		/* one call may meet the dead environment; the next works */
 		rc = invites_get_by_token(st, sh->slots[0].token, &inv);
 		invites_invite_free(&inv);
@@ -319,7 +343,7 @@ main(void)
 	if (seed == 0)
 		seed = 1;
 	diag("KILL_SEED=%llu", (unsigned long long)seed);
-	alarm(120);
+	alarm(ROUNDS_ALARM);
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
 	          MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED)
@@ -372,10 +396,12 @@ main(void)
 	ok(revived == 0, "no acknowledged consume was undone, nothing was "
 	   "consumed unasked (%d)", revived);
 
+	alarm(0); /* the daemon process has its own */
 	pid = fork();
 	if (pid == 0)
 		daemon_phase(cfg, seed ^ 0x5bd1e995, DAEMON_ROUNDS);
 	waitpid(pid, &status, 0);
+	alarm(ROUNDS_ALARM);
 	diag("daemon beside killed writers: %d rounds, watchdog saw a dead "
 	     "environment %d times, %d calls met ERECOVER and reopened",
 	     sh->d_rounds, sh->d_failed_seen, sh->d_reopened);
