@@ -69,6 +69,14 @@ struct shared {
 
 static struct shared *sh;
 
+/* The store's log lines go to the test's log (stderr), with the pid. */
+static void
+log_stderr(void *ctx, int level, const char *msg)
+{
+	(void)ctx;
+	fprintf(stderr, "# [%ld] %d: %s\n", (long)getpid(), level, msg);
+}
+
 static void
 writer(const struct invites_config *cfg, unsigned flags, uint64_t seed)
 {
@@ -343,6 +351,7 @@ main(void)
 	if (seed == 0)
 		seed = 1;
 	diag("KILL_SEED=%llu", (unsigned long long)seed);
+	invites_set_log(log_stderr, NULL);
 	alarm(ROUNDS_ALARM);
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
 	          MAP_SHARED | MAP_ANONYMOUS, -1, 0);
