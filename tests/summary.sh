@@ -11,7 +11,7 @@
 # into its log).
 for dir in "$@"; do
 	find "$dir" -name '*.log' ! -name test-suite.log -exec cat {} + 2>/dev/null |
-	sed -n 's/^# limit\.sh: \(.*\) took \([0-9]*\) s .*/\2 \1/p' |
+	sed -n 's/^.*# limit\.sh: \(.*\) took \([0-9]*\) s .*/\2 \1/p' |
 	sort -rn | head -n 5 |
 	awk -v d="$dir" 'NR == 1 { printf "slowest in %s:", d }
 	    { printf " %s %d s;", $2, $1 } END { if (NR) print "" }'
