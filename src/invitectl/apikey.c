@@ -62,7 +62,7 @@ do_create(struct cli *c, const struct cli_args *a)
 	size_t n = 0, ncopies = 0, i;
 	char key[INVITES_APIKEY_LEN + 1];
 	const char *exp_s = cli_opt_get(a, O_KEY_EXPIRES);
-	int64_t expires = 0, d;
+	int64_t expires = 0, d = 0;
 	struct invites_apikey *k = NULL;
 	int rc = 0;
 
@@ -93,14 +93,15 @@ do_create(struct cli *c, const struct cli_args *a)
 	if (rc == 0 && n == 0)
 		rc = cli_usage(c, "give the key at least one --scope");
 	if (rc == 0 && exp_s) {
-		if (invites_parse_duration(exp_s, &d) != INVITES_OK || d <= 0)
+		if (invites_parse_duration(exp_s, &d) != INVITES_OK || d <= 0 ||
+		    d > INT64_MAX / 2)
 			rc = cli_usage(c, "bad duration '%.40s' for --expires", exp_s);
-		else
-			expires = c->now + d;
 	}
 	if (rc == 0 && ((rc = cli_load_config(c)) != 0 ||
 	                (rc = cli_open_store(c, 0)) != 0))
 		goto out;
+	if (rc == 0 && exp_s)
+		expires = c->now + d; /* from the open (see cli_open_store) */
 	if (rc == 0) {
 		rc = invites_apikey_create(c->st, a->pos[1], scopes, n, expires,
 		                           key, sizeof(key), &k);

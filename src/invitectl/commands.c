@@ -105,20 +105,21 @@ parse_uint(const char *s, uint64_t max, uint64_t *v_r)
 	return 0;
 }
 
-/* --expires DURATION: an absolute time now + DURATION; 0 when not given. */
+/* --expires DURATION, in seconds; 0 when not given.  It becomes a time
+ * only once the store is open (cli_open_store sets c->now then). */
 static int
-parse_expires(struct cli *c, const char *s, int64_t *expires_r)
+parse_expires(struct cli *c, const char *s, int64_t *secs_r)
 {
 	int64_t d;
 
-	*expires_r = 0;
+	*secs_r = 0;
 	if (s == NULL)
 		return 0;
 	if (invites_parse_duration(s, &d) != INVITES_OK || d <= 0 ||
-	    d > INT64_MAX - c->now)
+	    d > INT64_MAX / 2 - c->now)
 		return cli_usage(c, "bad duration '%.40s' for --expires "
 		                 "(e.g. 3600, 30m, 36h, 7d, 2w)", s);
-	*expires_r = c->now + d;
+	*secs_r = d;
 	return 0;
 }
 
@@ -362,7 +363,7 @@ cmd_generate(struct cli *c, const struct cli_args *a)
 	struct invites_spec spec;
 	struct invites_invite *inv = NULL;
 	uint64_t uses = 1;
-	int64_t expires;
+	int64_t valid_for;
 	int rc;
 
 	if (a->n_pos == 0)
@@ -412,7 +413,7 @@ cmd_generate(struct cli *c, const struct cli_args *a)
 	if (note != NULL && strlen(note) > MAX_NOTE_LEN)
 		return cli_usage(c, "the note is too long (at most %d bytes)",
 		                 MAX_NOTE_LEN);
-	if ((rc = parse_expires(c, cli_opt_get(a, O_EXPIRES), &expires)) != 0)
+	if ((rc = parse_expires(c, cli_opt_get(a, O_EXPIRES), &valid_for)) != 0)
 		return rc;
 
 	/* Names, normalised. */
@@ -457,10 +458,6 @@ cmd_generate(struct cli *c, const struct cli_args *a)
 		          domain, c->config_path);
 		return invites_err_exit_code(INVITES_EDOMAIN);
 	}
-	if (expires == 0)
-		expires = c->now + (reset != NULL ?
-		                    invites_config_reset_expiry(c->cfg) :
-		                    invites_config_expiry(c->cfg));
 
 	memset(&spec, 0, sizeof(spec));
 	spec.kind = reset != NULL ? INVITES_KIND_RESET :
@@ -480,11 +477,14 @@ cmd_generate(struct cli *c, const struct cli_args *a)
 	spec.n_roles = n_roles;
 	spec.groups = groups;
 	spec.n_groups = n_groups;
-	spec.expires = expires;
 	spec.max_uses = (uint32_t)uses;
 
 	if ((rc = cli_open_store(c, INVITES_OPEN_CREATE)) != 0)
 		return rc;
+	if (valid_for == 0)
+		valid_for = reset != NULL ? invites_config_reset_expiry(c->cfg) :
+		                            invites_config_expiry(c->cfg);
+	spec.expires = c->now + valid_for;
 	rc = invites_create(c->st, c->cfg, &spec, token, sizeof(token), &inv);
 	if (rc != INVITES_OK)
 		return cli_fail(c, "", rc);
@@ -776,7 +776,7 @@ cmd_reissue(struct cli *c, const struct cli_args *a)
 	char token[INVITES_TOKEN_MAX + 1];
 	char old_id[INVITES_ID_LEN + 1];
 	struct invite_ref r;
-	int64_t expires;
+	int64_t valid_for;
 	int rc;
 
 	if (a->n_pos == 0)
@@ -785,7 +785,7 @@ cmd_reissue(struct cli *c, const struct cli_args *a)
 		return cli_usage(c, "unexpected argument '%.40s'", a->pos[1]);
 	if ((rc = parse_ref(c, a->pos[0], 0, &r)) != 0)
 		return rc;
-	if ((rc = parse_expires(c, cli_opt_get(a, O_EXPIRES), &expires)) != 0)
+	if ((rc = parse_expires(c, cli_opt_get(a, O_EXPIRES), &valid_for)) != 0)
 		return rc;
 	if ((rc = cli_load_config(c)) != 0 ||
 	    (rc = cli_open_store(c, 0)) != 0)
@@ -794,12 +794,13 @@ cmd_reissue(struct cli *c, const struct cli_args *a)
 	if (rc != INVITES_OK)
 		return cli_fail(c, r.label, rc);
 	memcpy(old_id, old->id, sizeof(old_id));
-	if (expires == 0)
-		expires = c->now + (old->kind == INVITES_KIND_RESET ?
-		                    invites_config_reset_expiry(c->cfg) :
-		                    invites_config_expiry(c->cfg));
+	if (valid_for == 0)
+		valid_for = old->kind == INVITES_KIND_RESET ?
+		            invites_config_reset_expiry(c->cfg) :
+		            invites_config_expiry(c->cfg);
 	invites_invite_free(&old);
-	rc = invites_reissue(c->st, c->cfg, old_id, cli_actor(), expires,
+	rc = invites_reissue(c->st, c->cfg, old_id, cli_actor(),
+	                     c->now + valid_for,
 	                     token, sizeof(token), &inv);
 	if (rc != INVITES_OK)
 		return cli_fail(c, old_id, rc);

@@ -241,6 +241,8 @@ read_open_timeout(void)
 	return 0;
 }
 
+static int64_t cli_now(void);
+
 int
 cli_open_store(struct cli *c, unsigned flags)
 {
@@ -281,6 +283,9 @@ cli_open_store(struct cli *c, unsigned flags)
 		return fail_open(c, rc);
 	}
 	c->store_open = 1;
+	/* expiry times are reckoned from here: an open that waited (for a
+	 * recovery, say) must not eat into a short --expires */
+	c->now = cli_now();
 	return 0;
 }
 
