@@ -53,6 +53,10 @@ void inv__log(int level, const char *fmt, ...) INVITES_PRINTF(2, 3);
  * overrides it (tests of expiry), read once per process. */
 int64_t inv__now(void);
 
+/* Milliseconds of CLOCK_MONOTONIC (not INVITES_FAKE_NOW), never 0, so
+ * that 0 can stand for "not started" in the timestamps kept with it. */
+int64_t inv__monotonic_ms(void);
+
 /* A growable byte buffer.  On allocation failure `oom` is set and further
  * appends are ignored, so callers check once at the end. */
 struct inv__buf {

@@ -436,15 +436,6 @@ check_text(const char *s, size_t max)
 	return 0;
 }
 
-static int64_t
-monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Make sure the backend is usable before an operation.  Once it has
  * reported a failure that needs recovery (another process recovered the
@@ -465,7 +456,7 @@ ready(struct invites_store *st)
 
 	if (!st->ops->failed(st->be))
 		return 0;
-	now = monotonic_ms();
+	now = inv__monotonic_ms();
 	if (st->be == st->ops->placeholder() &&
 	    now - st->last_reopen < REOPEN_INTERVAL_MS)
 		return INVITES_ERECOVER;
@@ -658,7 +649,7 @@ invites_store_open(const struct invites_config *cfg, unsigned flags,
 		         REOPEN_INTERVAL_MS);
 		st->be = st->ops->placeholder();
 		st->params = p;
-		st->last_reopen = monotonic_ms();
+		st->last_reopen = inv__monotonic_ms();
 		st->last_rc = rc;
 		st->last_logged = st->last_reopen;
 		*store_r = st;

@@ -153,21 +153,11 @@ static struct inv__backend *open_list;
 /* Errors                                                              */
 /* ------------------------------------------------------------------ */
 
-/* Monotonic milliseconds, never 0. */
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 1;
-}
-
 static void
 set_panicked(struct inv__backend *be, const char *what)
 {
 	if (atomic_exchange(&be->panicked, 1) == 0) {
-		atomic_store(&be->failed_ms, now_ms());
+		atomic_store(&be->failed_ms, inv__monotonic_ms());
 		inv__log(INVITES_LOG_ERR,
 		         "invite store %s: %s: Berkeley DB needs recovery; "
 		         "every operation now fails until the store is reopened",
@@ -198,7 +188,7 @@ panic_region(struct inv__backend *be)
 int
 inv__bdb_busy_enter(struct inv__backend *be)
 {
-	int_fast64_t free_slot, now = now_ms();
+	int_fast64_t free_slot, now = inv__monotonic_ms();
 	int i;
 
 	for (i = 0; i < BUSY_SLOTS; i++) {
@@ -388,7 +378,7 @@ is_alive(DB_ENV *env, pid_t pid, db_threadid_t tid, u_int32_t flags)
 	(void)flags;
 	if (pid == getpid())
 		return 1;
-	now = now_ms();
+	now = inv__monotonic_ms();
 	for (i = 0; i < ALIVE_CACHE; i++)
 		if (cache[i].pid == pid && now - cache[i].at < ALIVE_CACHE_MS)
 			return cache[i].alive;
@@ -1642,7 +1632,7 @@ hang_check(struct inv__backend *be)
 
 	if (be->hang_reported)
 		return;
-	now = now_ms();
+	now = inv__monotonic_ms();
 	fail = atomic_load(&be->failed_ms);
 	if (fail != 0) {
 		for (i = 0; i < BUSY_SLOTS; i++) {
@@ -1704,7 +1694,7 @@ watchdog_main(void *arg)
 	while (!wd_wait(be, THR_WATCHDOG, WATCHDOG_MS)) {
 		pthread_mutex_unlock(&be->wd_lock);
 		if (!atomic_load(&be->panicked)) {
-			atomic_store(&be->fc_since, now_ms());
+			atomic_store(&be->fc_since, inv__monotonic_ms());
 			ret = be->env->failchk(be->env, 0);
 			atomic_store(&be->fc_since, 0);
 			if (ret == DB_RUNRECOVERY) {

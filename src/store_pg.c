@@ -690,15 +690,6 @@ row_pending(const PGresult *r, int row, struct invites_pending **p_r,
 /* URI, connection                                                     */
 /* ------------------------------------------------------------------ */
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 sleep_ms(long ms)
 {
@@ -837,7 +828,7 @@ conn_open(struct inv__backend *be)
 		inv__log(rc == R_CONN ? INVITES_LOG_WARNING : INVITES_LOG_ERR,
 		         "invite store %s: cannot connect: %s", be->name, msg);
 		conn_drop(be);
-		be->last_fail_ms = now_ms();
+		be->last_fail_ms = inv__monotonic_ms();
 		return rc;
 	}
 	PQsetNoticeProcessor(be->conn, notice_fn, NULL);
@@ -864,7 +855,7 @@ conn_open(struct inv__backend *be)
 		         be->name, conn_msg(be, msg, sizeof(msg)));
 		PQclear(r);
 		conn_drop(be);
-		be->last_fail_ms = now_ms();
+		be->last_fail_ms = inv__monotonic_ms();
 		return R_CONN;
 	}
 	PQclear(r);
@@ -883,7 +874,7 @@ conn_ready(struct inv__backend *be, int first)
 	    PQstatus(be->conn) == CONNECTION_OK)
 		return 0;
 	if (first && be->last_fail_ms != 0 &&
-	    now_ms() - be->last_fail_ms < CONN_QUIET_MS)
+	    inv__monotonic_ms() - be->last_fail_ms < CONN_QUIET_MS)
 		return INVITES_EBUSY;
 	rc = conn_open(be);
 	if (rc == 0)

@@ -260,6 +260,15 @@ inv__now(void)
 	return (int64_t)time(NULL);
 }
 
+int64_t
+inv__monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 1;
+}
+
 /* ---- buffers ---- */
 
 void
