@@ -458,6 +458,9 @@ def slow_server_tests():
                     "SIGTERM during a registration: it is answered, clean exit"):
             t.diag("exit status %r, answer %r, error %r" % (
                 rc, out["r"].status if "r" in out else None, out.get("error")))
+            # an abort under the sanitizers explains itself in the log
+            for line in s2.log_text().splitlines()[-40:]:
+                t.diag(line)
     finally:
         for c in conns:
             c.close()
