@@ -92,15 +92,12 @@ do_create(struct cli *c, const struct cli_args *a)
 	}
 	if (rc == 0 && n == 0)
 		rc = cli_usage(c, "give the key at least one --scope");
-	if (rc == 0 && exp_s) {
-		if (invites_parse_duration(exp_s, &d) != INVITES_OK || d <= 0 ||
-		    d > INT64_MAX / 2)
-			rc = cli_usage(c, "bad duration '%.40s' for --expires", exp_s);
-	}
+	if (rc == 0)
+		rc = cli_parse_expires(c, exp_s, &d);
 	if (rc == 0 && ((rc = cli_load_config(c)) != 0 ||
 	                (rc = cli_open_store(c, 0)) != 0))
 		goto out;
-	if (rc == 0 && exp_s)
+	if (rc == 0 && d != 0)
 		expires = c->now + d; /* from the open (see cli_open_store) */
 	if (rc == 0) {
 		rc = invites_apikey_create(c->st, a->pos[1], scopes, n, expires,

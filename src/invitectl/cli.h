@@ -172,6 +172,10 @@ int cli_load_config(struct cli *c);
  * an exit code (0 when open).
  */
 int cli_open_store(struct cli *c, unsigned flags);
+/* --expires DURATION, in seconds; 0 when S is NULL, a usage error when it
+ * is not a positive duration.  It becomes a time only once the store is
+ * open (cli_open_store sets c->now then). */
+int cli_parse_expires(const struct cli *c, const char *s, int64_t *secs_r);
 /* Close the store (main restores the signal mask after the output). */
 void cli_close_store(struct cli *c);
 /* The actor recorded for changes: "invitectl:" + login name. */

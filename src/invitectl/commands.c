@@ -105,10 +105,8 @@ parse_uint(const char *s, uint64_t max, uint64_t *v_r)
 	return 0;
 }
 
-/* --expires DURATION, in seconds; 0 when not given.  It becomes a time
- * only once the store is open (cli_open_store sets c->now then). */
-static int
-parse_expires(struct cli *c, const char *s, int64_t *secs_r)
+int
+cli_parse_expires(const struct cli *c, const char *s, int64_t *secs_r)
 {
 	int64_t d;
 
@@ -413,7 +411,8 @@ cmd_generate(struct cli *c, const struct cli_args *a)
 	if (note != NULL && strlen(note) > MAX_NOTE_LEN)
 		return cli_usage(c, "the note is too long (at most %d bytes)",
 		                 MAX_NOTE_LEN);
-	if ((rc = parse_expires(c, cli_opt_get(a, O_EXPIRES), &valid_for)) != 0)
+	rc = cli_parse_expires(c, cli_opt_get(a, O_EXPIRES), &valid_for);
+	if (rc != 0)
 		return rc;
 
 	/* Names, normalised. */
@@ -785,7 +784,8 @@ cmd_reissue(struct cli *c, const struct cli_args *a)
 		return cli_usage(c, "unexpected argument '%.40s'", a->pos[1]);
 	if ((rc = parse_ref(c, a->pos[0], 0, &r)) != 0)
 		return rc;
-	if ((rc = parse_expires(c, cli_opt_get(a, O_EXPIRES), &valid_for)) != 0)
+	rc = cli_parse_expires(c, cli_opt_get(a, O_EXPIRES), &valid_for);
+	if (rc != 0)
 		return rc;
 	if ((rc = cli_load_config(c)) != 0 ||
 	    (rc = cli_open_store(c, 0)) != 0)
