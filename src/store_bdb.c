@@ -114,6 +114,7 @@ struct inv__backend {
 	char *path;
 	unsigned flags;
 	atomic_int panicked;
+	atomic_int region_panicked;    /* see panic_region() */
 	atomic_int damaged;            /* a page failed its checksum */
 	atomic_int os_error;           /* errno Berkeley DB last reported in
 	                                  a message (ENOSPC, EACCES, EROFS) */
@@ -152,17 +153,6 @@ static struct inv__backend *open_list;
 /* Errors                                                              */
 /* ------------------------------------------------------------------ */
 
-/*
- * The environment needs recovery.  Besides failing this handle, set the
- * shared region's panic flag: Berkeley DB 5.3 never wakes a thread that
- * waits for a mutex a dead process holds, and with the flag set every
- * call of every process sharing the region (closing our own handles too:
- * DB->close logs a record, and so waits for the log's mutex) fails at once
- * with DB_RUNRECOVERY instead.  Setting the flag takes no mutex; it
- * reports a panic event, which finds this handle already failed.  While
- * the environment is still opening (be->env not yet set) the event is
- * about the old region, which the open recovers (see env_open).
- */
 static void
 set_panicked(struct inv__backend *be, const char *what)
 {
@@ -172,9 +162,22 @@ set_panicked(struct inv__backend *be, const char *what)
 		         "invite store %s: %s: Berkeley DB needs recovery; "
 		         "every operation now fails until the store is reopened",
 		         be->path, what);
-		if (be->env != NULL)
-			(void)be->env->set_flags(be->env, DB_PANIC_ENVIRONMENT, 1);
 	}
+}
+
+/*
+ * Mark the shared environment itself panicked, once we know it needs
+ * recovery.  Berkeley DB 5.3 never wakes a thread that waits for a mutex
+ * a dead process holds; with the region's panic flag set, every call of
+ * every process sharing it (closing our own handles too: DB->close logs a
+ * record, and so waits for the log's mutex) fails at once with
+ * DB_RUNRECOVERY instead.  Setting the flag takes no mutex.
+ */
+static void
+panic_region(struct inv__backend *be)
+{
+	if (be->env != NULL && atomic_exchange(&be->region_panicked, 1) == 0)
+		(void)be->env->set_flags(be->env, DB_PANIC_ENVIRONMENT, 1);
 }
 
 /*
@@ -1295,7 +1298,7 @@ env_open(struct inv__backend *be, uint64_t cache_bytes)
 		         be->path, db_strerror(ret));
 		return rc;
 	}
-	/* Joining a region that is marked panicked (set_panicked) reports a
+	/* Joining a region that is marked panicked (panic_region) reports a
 	 * panic event to this handle; an open that succeeded has recovered
 	 * and the environment it made is sound, so that event is history. */
 	if (atomic_exchange(&be->panicked, 0) != 0) {
@@ -1694,10 +1697,11 @@ watchdog_main(void *arg)
 			atomic_store(&be->fc_since, inv__monotonic_ms());
 			ret = be->env->failchk(be->env, 0);
 			atomic_store(&be->fc_since, 0);
-			if (ret == DB_RUNRECOVERY)
+			if (ret == DB_RUNRECOVERY) {
 				set_panicked(be, "failchk found a process that died "
 				                 "inside Berkeley DB");
-			else if (ret != 0)
+				panic_region(be);
+			} else if (ret != 0)
 				inv__log(INVITES_LOG_WARNING,
 				         "invite store %s: failchk: %s", be->path,
 				         db_strerror(ret));
@@ -2005,6 +2009,8 @@ bdb_close(struct inv__backend *be)
 			inv__log(INVITES_LOG_WARNING, "invite store %s: checkpoint: %s",
 			         be->path, db_strerror(ret));
 	}
+	if (atomic_load(&be->panicked))
+		panic_region(be);
 	close_dbs(be);
 	if (watchdog_stop(be) != 0) {
 		unregister_open(be);
@@ -2043,6 +2049,7 @@ bdb_open(const struct inv__store_params *p, struct inv__backend **be_r)
 		return INVITES_ENOMEM;
 	atomic_init(&be->panicked, 0);
 	atomic_init(&be->damaged, 0);
+	atomic_init(&be->region_panicked, 0);
 	atomic_init(&be->os_error, 0);
 	atomic_init(&be->failed_ms, 0);
 	atomic_init(&be->wd_ticks, 0);
