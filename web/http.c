@@ -129,6 +129,17 @@ struct defer_job {
 	void *arg;
 };
 
+/* One of the two things web__http_stop waits for is over: a worker
+ * thread's last call into libmicrohttpd, or its request's completion. */
+static void
+work_done(struct web *w, unsigned *count)
+{
+	pthread_mutex_lock(&w->work_lock);
+	(*count)--;
+	pthread_cond_broadcast(&w->work_cond);
+	pthread_mutex_unlock(&w->work_lock);
+}
+
 static void *
 defer_main(void *p)
 {
@@ -136,24 +147,18 @@ defer_main(void *p)
 	struct web_req *q = job->q;
 	struct web *w = q->w;
 
-	(void)w;
 	q->deferred = 1;
 	job->fn(q, job->arg);
 	q->deferred = 0;
 	q->worked = 1;
 	free(job);
-	/* q belongs to the connection again: on_completed counts it done */
+	/* q belongs to the connection again (on_completed counts it done);
+	 * the thread itself counts until the resume call has returned, since
+	 * that call still touches the daemon after the connection may have
+	 * completed, and web__http_stop must not free the daemon under it */
 	MHD_resume_connection(q->c);
+	work_done(w, &w->workers);
 	return NULL;
-}
-
-static void
-work_done(struct web *w)
-{
-	pthread_mutex_lock(&w->work_lock);
-	w->workers--;
-	pthread_cond_broadcast(&w->work_cond);
-	pthread_mutex_unlock(&w->work_lock);
 }
 
 int
@@ -173,6 +178,7 @@ web__defer(struct web_req *q, void (*fn)(struct web_req *q, void *arg),
 	job->arg = arg;
 	pthread_mutex_lock(&w->work_lock);
 	w->workers++;
+	w->unanswered++;
 	pthread_mutex_unlock(&w->work_lock);
 	q->in_work = 1;
 	MHD_suspend_connection(q->c);
@@ -184,7 +190,8 @@ web__defer(struct web_req *q, void (*fn)(struct web_req *q, void *arg),
 		q->in_work = 0;
 		MHD_resume_connection(q->c);
 		free(job);
-		work_done(w);
+		work_done(w, &w->unanswered);
+		work_done(w, &w->workers);
 		return -1;
 	}
 	return 0;
@@ -451,7 +458,7 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	if (q->pending)
 		MHD_destroy_response(q->pending);
 	if (q->in_work)
-		work_done(q->w);
+		work_done(q->w, &q->w->unanswered);
 	free(q->token);
 	free(q);
 	*con_cls = NULL;
@@ -581,24 +588,36 @@ web__http_start(struct web *w, const char *listen, const char *ready_file,
 	return 0;
 }
 
-void
+int
 web__http_stop(struct web *w, struct MHD_Daemon **d)
 {
 	struct timespec until;
+	unsigned left;
 
 	if (!d || !*d)
-		return;
+		return 0;
 	/* no new connections; let running registrations finish (each is
 	 * bounded by web_register_timeout) and resume their connections */
 	MHD_quiesce_daemon(*d);
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += 30 + (time_t)(w->reg_timeout_ms / 1000);
 	pthread_mutex_lock(&w->work_lock);
-	while (w->workers)
+	while (w->workers || w->unanswered)
 		if (pthread_cond_timedwait(&w->work_cond, &w->work_lock,
 		                           &until) != 0)
 			break;
+	left = w->workers;
 	pthread_mutex_unlock(&w->work_lock);
+	if (left) {
+		/* stopping the daemon now would free what those threads
+		 * use (and libmicrohttpd aborts on a suspended connection) */
+		web__log(INVITES_LOG_ERR, "%u registration%s still running "
+		         "past its time-out; exiting without waiting", left,
+		         left == 1 ? " is" : "s are");
+		return -1;
+	}
+	/* (when time ran out with an answer unsent, this closes it) */
 	MHD_stop_daemon(*d);
 	*d = NULL;
+	return 0;
 }

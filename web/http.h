@@ -29,7 +29,7 @@ struct web_req {
 	 * is suspended; its answer waits here until the connection resumes */
 	int deferred;
 	int worked;            /* a worker ran for this request */
-	int in_work;           /* counted in web.workers until completed */
+	int in_work;           /* counted in web.unanswered until completed */
 	struct MHD_Response *pending;
 	unsigned pending_status;
 	char *token;           /* copy, for the worker */

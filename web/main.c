@@ -619,7 +619,8 @@ main(int argc, char **argv)
 			web__log(INVITES_LOG_NOTICE, "stopping (signal %d)", sig);
 			break;
 		}
-		web__http_stop(&w, &d);
+		if (web__http_stop(&w, &d) != 0)
+			_exit(1); /* threads still use everything: free nothing */
 		status = 0;
 	}
 	web__register_shutdown();

@@ -226,14 +226,15 @@ struct web {
 	/* registrations running in worker threads (see web__defer) */
 	pthread_mutex_t work_lock;
 	pthread_cond_t work_cond;
-	unsigned workers;
+	unsigned workers;     /* worker threads not yet done with MHD */
+	unsigned unanswered;  /* their requests, until completed */
 };
 
 /* http.c: start and stop the HTTP server. */
 struct MHD_Daemon;
 int web__http_start(struct web *w, const char *listen, const char *ready_file,
                     struct MHD_Daemon **d_r);
-void web__http_stop(struct web *w, struct MHD_Daemon **d);
+int web__http_stop(struct web *w, struct MHD_Daemon **d);
 
 /* main.c: logging (tokens are redacted from every line). */
 void web__log(int level, const char *fmt, ...) INVITES_PRINTF(2, 3);
