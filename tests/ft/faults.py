@@ -775,7 +775,16 @@ def server_trials(d, srv, n_trials):
                 d.stall_failures.append("%s %d: %s" % (dn, pid,
                                                        proc_state(pid)))
             d.stall_failures.append(srv.logs())
-            for dn, pid in sorted(srv.pids().items()):
+            if ch == "web" and shutil.which("ss"):
+                # (who listens on the port: the daemon alone?)
+                d.stall_failures.append(subprocess.run(
+                    ["ss", "-ltnpe", "sport = :%d" % srv.web_port],
+                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                    universal_newlines=True).stdout)
+            # (the stalled channel's daemons first: the report is cut)
+            for dn, pid in sorted(srv.pids().items(),
+                                  key=lambda kv: (ch not in SERVES.get(
+                                      kv[0], ()), kv[0])):
                 if dn != "router":
                     d.stall_failures.append("%s (%d):\n%s" % (
                         dn, pid, ftlib.stacks(pid)))

@@ -52,7 +52,7 @@ class Tap:
             self.failed += 1
         print("%s %d - %s" % ("ok" if cond else "not ok", self.n, name))
         if not cond and detail:
-            for line in str(detail).splitlines()[:120]:
+            for line in str(detail).splitlines()[:400]:
                 print("#   " + line)
         sys.stdout.flush()
         return cond
@@ -210,18 +210,24 @@ def describe(shm, workers, w):
     return line
 
 
-def stacks(pid, limit=60):
-    """The threads' stacks of pid (gdb, FT_GDB=1), for a failure report."""
+def stacks(pid, limit=80, per_thread=10):
+    """The threads' stacks of pid (gdb, FT_GDB=1), for a failure report:
+    the first per_thread frames of each that gdb can name."""
     if not os.environ.get("FT_GDB") or not shutil.which("gdb"):
         return ""
     r = subprocess.run(["gdb", "-p", str(pid), "-batch", "-ex",
                         "thread apply all bt"], stdout=subprocess.PIPE,
                        stderr=subprocess.DEVNULL, universal_newlines=True,
                        timeout=60)
-    frames = [x for x in r.stdout.splitlines()
-              if (x.startswith("#") or x.startswith("Thread")) and
-              "futex" not in x and "nptl" not in x]
-    return "\n".join(f[:160] for f in frames[:limit])
+    out, n = [], 0
+    for x in r.stdout.splitlines():
+        if x.startswith("Thread"):
+            out.append(x)
+            n = 0
+        elif x.startswith("#") and "?? ()" not in x and n < per_thread:
+            out.append(x)
+            n += 1
+    return "\n".join(f[:160] for f in out[:limit])
 
 
 def invitectl_cmd(conf, *args):
