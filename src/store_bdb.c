@@ -34,8 +34,9 @@
  * Files in the store directory: meta.db (magic and format version; its
  * presence marks the directory as a store), invites.db (hash -> record),
  * expiry.db and inviter.db (secondary indexes kept by DB->associate),
- * reserve.db, pending.db, roles.db, audit.db, and Berkeley DB's own
- * DB_CONFIG, __db.* regions and log.* files.
+ * reserve.db, pending.db, roles.db, audit.db, invites.gate (see "The
+ * writers' gate" below), and Berkeley DB's own DB_CONFIG, __db.* regions
+ * and log.* files.
  */
 #include "config.h"
 
@@ -65,6 +66,7 @@
 #define F_PENDING "pending.db"
 #define F_ROLES   "roles.db"
 #define F_AUDIT   "audit.db"
+#define F_GATE    "invites.gate"
 
 static const char *const db_files[] = {
 	F_META, F_INVITES, F_EXPIRY, F_INVITER, F_RESERVE, F_PENDING, F_ROLES,
@@ -100,6 +102,10 @@ static const char *const db_files[] = {
  * blocks after that leaves none; only time tells then. */
 #define OPEN_STUCK_BLIND_MS 8000
 #define FAILCHK_STUCK_BLIND_MS 5000
+/* The longest a writer waits at the gate for an opener, or an opener for
+ * the writers inside: longer than a process blocked inside Berkeley DB
+ * behind a dead one takes to exit through its hang handler. */
+#define GATE_WAIT_MS 6000
 /* Calls inside Berkeley DB at once that the watchdog can follow. */
 #define BUSY_SLOTS 16
 #define SCAN_BATCH 256        /* records per read transaction */
@@ -139,6 +145,12 @@ struct inv__backend {
 	int stop[3];
 	int hang_reported;             /* monitor thread only */
 	atomic_uint_fast64_t wd_ticks; /* completed failchk passes (tests) */
+	/* the writers' gate: its file (-1: none), held exclusively while
+	 * opening, and this process's writers inside, under gate_lock */
+	int gate_fd;
+	int gate_excl;
+	unsigned gate_writers;
+	pthread_mutex_t gate_lock;
 	/* this process's open stores (one handle per store: DB_REGISTER) */
 	dev_t dev;
 	ino_t ino;
@@ -204,6 +216,154 @@ inv__bdb_busy_leave(struct inv__backend *be, int slot)
 {
 	if (slot >= 0)
 		atomic_store(&be->busy[slot], 0);
+}
+
+/*
+ * The writers' gate.  An opener that has to recover the environment
+ * marks it panicked, so that live processes stop, waits REG_WAIT_US
+ * twice, then reads and truncates the log.  A writer of another process
+ * already inside a commit, and descheduled for longer than that, would
+ * land its log records behind the recovery: a rolled-back or unreadable
+ * log.  So a process holds a shared lock on F_GATE while any of its
+ * threads is inside a call that may write the log, and an opener holds
+ * it exclusively from before its open until its databases are open: it
+ * waits until no writer of another process is inside (one blocked there
+ * for good exits through its hang handler, and the kernel drops its
+ * lock), and keeps new ones out until it is done.
+ *
+ * The locks are open file description locks (F_OFD_SETLK): one per
+ * descriptor, so the threads of a process share one shared lock
+ * (counted in gate_writers), and dropped when the process dies.  Byte 0
+ * is a turnstile: writers pass through it on their way in and an opener
+ * takes it first, so that a stream of calls from several processes
+ * cannot starve an opener.  Every wait ends after GATE_WAIT_MS; past
+ * that, the call or the open goes on without the gate (logged), as it
+ * did before there was one.  Reads (DB_READ_COMMITTED transactions)
+ * write no log record and do not pass the gate.
+ */
+enum { GATE_TURNSTILE = 0, GATE_INSIDE = 1 };
+
+static char *file_path(const char *dir, const char *name);
+
+/* Lock (F_RDLCK, F_WRLCK) or unlock (F_UNLCK) one byte of the gate,
+ * waiting up to wait_ms: 0, ETIMEDOUT, or an errno. */
+static int
+gate_byte(int fd, short type, off_t byte, int wait_ms)
+{
+	struct timespec pause = { 0, 100000 };
+	int64_t until = inv__monotonic_ms() + wait_ms;
+	struct flock fl;
+
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = type;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = byte;
+	fl.l_len = 1;
+	for (;;) {
+		if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
+			return 0;
+		if (errno != EAGAIN && errno != EACCES && errno != EINTR)
+			return errno;
+		if (inv__monotonic_ms() >= until)
+			return ETIMEDOUT;
+		/* (an opener holds it for milliseconds: poll, backing off
+		 * from 0.1 ms to 3.2 ms) */
+		nanosleep(&pause, NULL);
+		if (pause.tv_nsec < 3200000)
+			pause.tv_nsec *= 2;
+	}
+}
+
+static void
+gate_open(struct inv__backend *be)
+{
+	char *path = file_path(be->path, F_GATE);
+
+	be->gate_fd = -1;
+	if (path == NULL)
+		return;
+	be->gate_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	                   0600);
+	/* a read-only store: take part as a reader of the gate at least */
+	if (be->gate_fd < 0)
+		be->gate_fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	free(path);
+}
+
+static void
+gate_close(struct inv__backend *be)
+{
+	if (be->gate_fd >= 0)
+		close(be->gate_fd);
+	be->gate_fd = -1;
+}
+
+/* A call that may write the log begins (see "The writers' gate"). */
+void
+inv__bdb_write_enter(struct inv__backend *be)
+{
+	int rc = 0;
+
+	if (be->gate_fd < 0 || be->gate_excl)
+		return;
+	pthread_mutex_lock(&be->gate_lock);
+	if (be->gate_writers++ == 0) {
+		rc = gate_byte(be->gate_fd, F_RDLCK, GATE_TURNSTILE,
+		               GATE_WAIT_MS);
+		if (rc == 0) {
+			rc = gate_byte(be->gate_fd, F_RDLCK, GATE_INSIDE,
+			               GATE_WAIT_MS);
+			(void)gate_byte(be->gate_fd, F_UNLCK, GATE_TURNSTILE, 0);
+		}
+	}
+	pthread_mutex_unlock(&be->gate_lock);
+	if (rc != 0)
+		inv__log(INVITES_LOG_WARNING, "invite store %s: %s: going on "
+		         "without the writers' gate", be->path,
+		         rc == ETIMEDOUT ? "an opener held it too long"
+		                         : strerror(rc));
+}
+
+void
+inv__bdb_write_leave(struct inv__backend *be)
+{
+	if (be->gate_fd < 0 || be->gate_excl)
+		return;
+	pthread_mutex_lock(&be->gate_lock);
+	if (--be->gate_writers == 0)
+		(void)gate_byte(be->gate_fd, F_UNLCK, GATE_INSIDE, 0);
+	pthread_mutex_unlock(&be->gate_lock);
+}
+
+/* An open begins: hold the gate alone (see "The writers' gate"). */
+static void
+gate_close_in(struct inv__backend *be)
+{
+	int rc;
+
+	if (be->gate_fd < 0)
+		return;
+	be->gate_excl = 1;
+	rc = gate_byte(be->gate_fd, F_WRLCK, GATE_TURNSTILE, GATE_WAIT_MS);
+	if (rc == 0)
+		rc = gate_byte(be->gate_fd, F_WRLCK, GATE_INSIDE, GATE_WAIT_MS);
+	/* (EBADF: a read-only store, where nobody writes) */
+	if (rc != 0 && rc != EBADF)
+		inv__log(INVITES_LOG_WARNING, "invite store %s: %s: opening "
+		         "without the writers' gate", be->path,
+		         rc == ETIMEDOUT ? "a writer of another process stayed "
+		                           "inside Berkeley DB"
+		                         : strerror(rc));
+}
+
+static void
+gate_reopen(struct inv__backend *be)
+{
+	if (be->gate_fd < 0 || !be->gate_excl)
+		return;
+	(void)gate_byte(be->gate_fd, F_UNLCK, GATE_INSIDE, 0);
+	(void)gate_byte(be->gate_fd, F_UNLCK, GATE_TURNSTILE, 0);
+	be->gate_excl = 0;
 }
 
 /* Map a Berkeley DB or errno code (or one of ours, passed through). */
@@ -536,9 +696,13 @@ run_txn(struct inv__backend *be, u_int32_t flags, txn_fn *fn, void *arg,
 {
 	int slot, rc;
 
+	if (!(flags & DB_READ_COMMITTED))
+		inv__bdb_write_enter(be);
 	slot = inv__bdb_busy_enter(be);
 	rc = run_txn_busy(be, flags, fn, arg, what);
 	inv__bdb_busy_leave(be, slot);
+	if (!(flags & DB_READ_COMMITTED))
+		inv__bdb_write_leave(be);
 	return rc;
 }
 
@@ -923,6 +1087,7 @@ static int
 is_store_file(const char *name)
 {
 	return is_db_file(name) || strcmp(name, "DB_CONFIG") == 0 ||
+	       strcmp(name, F_GATE) == 0 ||
 	       strncmp(name, "__db.", 5) == 0 || strncmp(name, "log.", 4) == 0 ||
 	       strncmp(name, "DB_CONFIG.tmp.", 14) == 0;
 }
@@ -1694,9 +1859,12 @@ watchdog_main(void *arg)
 	while (!wd_wait(be, THR_WATCHDOG, WATCHDOG_MS)) {
 		pthread_mutex_unlock(&be->wd_lock);
 		if (!atomic_load(&be->panicked)) {
+			/* (aborting a dead process's transaction writes) */
+			inv__bdb_write_enter(be);
 			atomic_store(&be->fc_since, inv__monotonic_ms());
 			ret = be->env->failchk(be->env, 0);
 			atomic_store(&be->fc_since, 0);
+			inv__bdb_write_leave(be);
 			if (ret == DB_RUNRECOVERY) {
 				set_panicked(be, "failchk found a process that died "
 				                 "inside Berkeley DB");
@@ -1728,10 +1896,12 @@ checkpointer_main(void *arg)
 	while (!wd_wait(be, THR_CHECKPOINTER, CHECKPOINT_MS)) {
 		pthread_mutex_unlock(&be->wd_lock);
 		if (!atomic_load(&be->panicked)) {
+			inv__bdb_write_enter(be);
 			slot = inv__bdb_busy_enter(be);
 			ret = be->env->txn_checkpoint(be->env, CHECKPOINT_KB,
 			                              CHECKPOINT_MIN, 0);
 			inv__bdb_busy_leave(be, slot);
+			inv__bdb_write_leave(be);
 			if (ret == DB_RUNRECOVERY)
 				set_panicked(be, "checkpoint");
 			else if (ret != 0)
@@ -1998,7 +2168,8 @@ bdb_close(struct inv__backend *be)
 		unregister_open(be);
 		return;
 	}
-	/* the watchdog still watches the last calls */
+	/* the watchdog still watches the last calls; closing writes */
+	inv__bdb_write_enter(be);
 	slot = inv__bdb_busy_enter(be);
 	if (be->env != NULL && !atomic_load(&be->panicked) &&
 	    !(be->flags & INVITES_OPEN_READONLY)) {
@@ -2013,6 +2184,8 @@ bdb_close(struct inv__backend *be)
 		panic_region(be);
 	close_dbs(be);
 	if (watchdog_stop(be) != 0) {
+		/* (the stuck watchdog still counts as a writer) */
+		inv__bdb_write_leave(be);
 		unregister_open(be);
 		return;
 	}
@@ -2022,8 +2195,11 @@ bdb_close(struct inv__backend *be)
 		be->env = NULL;
 	}
 	inv__bdb_busy_leave(be, slot);
+	inv__bdb_write_leave(be);
 	monitor_stop(be);
 	unregister_open(be);
+	gate_close(be);
+	pthread_mutex_destroy(&be->gate_lock);
 	free(be->path);
 	free(be);
 }
@@ -2053,9 +2229,11 @@ bdb_open(const struct inv__store_params *p, struct inv__backend **be_r)
 	atomic_init(&be->os_error, 0);
 	atomic_init(&be->failed_ms, 0);
 	atomic_init(&be->wd_ticks, 0);
+	be->gate_fd = -1;
 	be->flags = p->flags;
 	be->path = inv__strdup(p->path);
-	if (be->path == NULL) {
+	if (be->path == NULL || pthread_mutex_init(&be->gate_lock, NULL) != 0) {
+		free(be->path);
 		free(be);
 		return INVITES_ENOMEM;
 	}
@@ -2063,6 +2241,11 @@ bdb_open(const struct inv__store_params *p, struct inv__backend **be_r)
 	if (rc == 0) {
 		rc = register_open(be);
 		registered = rc == 0;
+	}
+	/* (before the watch: waiting at the gate is bounded, not stuck) */
+	if (rc == 0) {
+		gate_open(be);
+		gate_close_in(be);
 	}
 	watched = rc == 0 && ((p->flags & INVITES_OPEN_DAEMON) ||
 	                      inv__hang_handler_set());
@@ -2074,6 +2257,7 @@ bdb_open(const struct inv__store_params *p, struct inv__backend **be_r)
 		rc = open_dbs(be, creating);
 	if (watched)
 		open_watch_stop(&ow);
+	gate_reopen(be);
 	if (rc == 0 && ((p->flags & INVITES_OPEN_DAEMON) || inv__hang_handler_set()))
 		rc = threads_start(be, (p->flags & INVITES_OPEN_DAEMON) &&
 		                       !(p->flags & INVITES_OPEN_READONLY));
@@ -2086,6 +2270,8 @@ bdb_open(const struct inv__store_params *p, struct inv__backend **be_r)
 			(void)be->env->close(be->env, 0);
 		if (registered)
 			unregister_open(be);
+		gate_close(be);
+		pthread_mutex_destroy(&be->gate_lock);
 		free(be->path);
 		free(be);
 		return rc;
@@ -3419,9 +3605,11 @@ bdb_checkpoint(struct inv__backend *be, int force)
 
 	if (atomic_load(&be->panicked))
 		return INVITES_ERECOVER;
+	inv__bdb_write_enter(be);
 	slot = inv__bdb_busy_enter(be);
 	ret = be->env->txn_checkpoint(be->env, 0, 0, force ? DB_FORCE : 0);
 	inv__bdb_busy_leave(be, slot);
+	inv__bdb_write_leave(be);
 	return map_ret(be, ret, "checkpoint");
 }
 
@@ -3432,9 +3620,11 @@ bdb_set_format(struct inv__backend *be, uint32_t version)
 
 	if (rc != 0)
 		return rc;
+	inv__bdb_write_enter(be);
 	slot = inv__bdb_busy_enter(be);
 	ret = meta_put(be, version, 0);
 	inv__bdb_busy_leave(be, slot);
+	inv__bdb_write_leave(be);
 	return map_ret(be, ret, "write format record");
 }
 
@@ -3671,6 +3861,7 @@ static void
 failed_init(void)
 {
 	failed_backend.path = failed_path;
+	failed_backend.gate_fd = -1;
 	atomic_store(&failed_backend.panicked, 1);
 }
 

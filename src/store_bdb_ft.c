@@ -136,6 +136,7 @@ clean_copy(const char *dir, int rmdir_too)
 	if (d != NULL) {
 		while ((de = readdir(d)) != NULL) {
 			if (!is_copied_name(de->d_name) &&
+			    strcmp(de->d_name, "invites.gate") != 0 &&
 			    strncmp(de->d_name, "__db.", 5) != 0 &&
 			    strncmp(de->d_name, "DB_CONFIG.tmp.", 14) != 0)
 				continue;
@@ -489,7 +490,10 @@ inv__bdb_backup(struct inv__backend *be, const char *dir,
 	memset(&c, 0, sizeof(c));
 	slot = inv__bdb_busy_enter(be);
 	for (tries = 0; tries < BACKUP_TRIES; tries++) {
+		/* (only the checkpoint writes; the copy may take long) */
+		inv__bdb_write_enter(be);
 		ret = env->txn_checkpoint(env, 0, 0, DB_FORCE);
+		inv__bdb_write_leave(be);
 		if (ret == 0)
 			ret = first_needed_log(env, &need);
 		if (ret == 0)
