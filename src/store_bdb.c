@@ -236,7 +236,8 @@ inv__bdb_busy_leave(struct inv__backend *be, int slot)
  * (counted in gate_writers), and dropped when the process dies.  Byte 0
  * is a turnstile: writers pass through it on their way in and an opener
  * takes it first, so that a stream of calls from several processes
- * cannot starve an opener.  Every wait ends after GATE_WAIT_MS; past
+ * cannot starve an opener (failchk goes straight in: see gate_enter).
+ * Every wait ends after GATE_WAIT_MS; past
  * that, the call or the open goes on without the gate (logged), as it
  * did before there was one.  Reads (DB_READ_COMMITTED transactions)
  * write no log record and do not pass the gate.
@@ -298,9 +299,14 @@ gate_close(struct inv__backend *be)
 	be->gate_fd = -1;
 }
 
-/* A call that may write the log begins (see "The writers' gate"). */
-void
-inv__bdb_write_enter(struct inv__backend *be)
+/*
+ * A call that may write the log begins (see "The writers' gate").
+ * failchk skips the turnstile: it aborts a dead process's transactions,
+ * which may be what a writer inside waits for, and so what an opener at
+ * the turnstile waits for.
+ */
+static void
+gate_enter(struct inv__backend *be, int turnstile)
 {
 	int rc = 0;
 
@@ -308,13 +314,14 @@ inv__bdb_write_enter(struct inv__backend *be)
 		return;
 	pthread_mutex_lock(&be->gate_lock);
 	if (be->gate_writers++ == 0) {
-		rc = gate_byte(be->gate_fd, F_RDLCK, GATE_TURNSTILE,
-		               GATE_WAIT_MS);
-		if (rc == 0) {
+		if (turnstile)
+			rc = gate_byte(be->gate_fd, F_RDLCK, GATE_TURNSTILE,
+			               GATE_WAIT_MS);
+		if (rc == 0)
 			rc = gate_byte(be->gate_fd, F_RDLCK, GATE_INSIDE,
 			               GATE_WAIT_MS);
+		if (turnstile)
 			(void)gate_byte(be->gate_fd, F_UNLCK, GATE_TURNSTILE, 0);
-		}
 	}
 	pthread_mutex_unlock(&be->gate_lock);
 	if (rc != 0)
@@ -322,6 +329,12 @@ inv__bdb_write_enter(struct inv__backend *be)
 		         "without the writers' gate", be->path,
 		         rc == ETIMEDOUT ? "an opener held it too long"
 		                         : strerror(rc));
+}
+
+void
+inv__bdb_write_enter(struct inv__backend *be)
+{
+	gate_enter(be, 1);
 }
 
 void
@@ -1860,7 +1873,7 @@ watchdog_main(void *arg)
 		pthread_mutex_unlock(&be->wd_lock);
 		if (!atomic_load(&be->panicked)) {
 			/* (aborting a dead process's transaction writes) */
-			inv__bdb_write_enter(be);
+			gate_enter(be, 0);
 			atomic_store(&be->fc_since, inv__monotonic_ms());
 			ret = be->env->failchk(be->env, 0);
 			atomic_store(&be->fc_since, 0);
