@@ -146,17 +146,23 @@ defer_main(void *p)
 	struct defer_job *job = p;
 	struct web_req *q = job->q;
 	struct web *w = q->w;
+	struct web_reg_conn *closing;
 
 	q->deferred = 1;
 	job->fn(q, job->arg);
 	q->deferred = 0;
 	q->worked = 1;
+	closing = q->reg_closing;
+	q->reg_closing = NULL;
 	free(job);
 	/* q belongs to the connection again (on_completed counts it done);
 	 * the thread itself counts until the resume call has returned, since
 	 * that call still touches the daemon after the connection may have
 	 * completed, and web__http_stop must not free the daemon under it */
 	MHD_resume_connection(q->c);
+	/* the visitor has the answer: the XMPP connection's clean end
+	 * need not delay it */
+	web__register_close(closing);
 	work_done(w, &w->workers);
 	return NULL;
 }

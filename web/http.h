@@ -30,6 +30,7 @@ struct web_req {
 	int deferred;
 	int worked;            /* a worker ran for this request */
 	int in_work;           /* counted in web.unanswered until completed */
+	struct web_reg_conn *reg_closing; /* the worker closes it after */
 	struct MHD_Response *pending;
 	unsigned pending_status;
 	char *token;           /* copy, for the worker */

@@ -908,7 +908,9 @@ form_post(struct web_req *q, const struct invites_invite *inv, const char *token
 		rq.password = f.password;
 		rq.tls = w->xmpp_tls;
 		rq.timeout_ms = w->reg_timeout_ms;
-		res = web__register(&rq, srvtext, sizeof(srvtext));
+		/* (in a worker, the connection ends after the answer) */
+		res = web__register(&rq, srvtext, sizeof(srvtext),
+		                    q->deferred ? &q->reg_closing : NULL);
 		web__log(INVITES_LOG_NOTICE, "register id=%s %s@%s: %s", inv->id,
 		         username, inv->domain,
 		         res == WEB_REG_OK ? "done" : "refused");

@@ -303,59 +303,97 @@ web__register_shutdown(void)
 	xmpp_shutdown();
 }
 
-enum web_reg_result
-web__register(const struct web_reg_req *req, char *text_r, size_t text_size)
-{
-	xmpp_log_t log = { log_nothing, NULL };
+/* A connection being closed, and the state its handlers still see. */
+struct web_reg_conn {
 	xmpp_ctx_t *ctx;
 	xmpp_conn_t *conn;
 	struct reg r;
+};
+
+void
+web__register_close(struct web_reg_conn *c)
+{
+	int64_t deadline;
+
+	if (!c)
+		return;
+	/* let the closing </stream:stream> go out, briefly */
+	deadline = now_ms() + 200;
+	while (!xmpp_conn_is_disconnected(c->conn) && now_ms() < deadline)
+		xmpp_run_once(c->ctx, 10);
+	xmpp_conn_release(c->conn);
+	xmpp_ctx_free(c->ctx);
+	free(c);
+}
+
+enum web_reg_result
+web__register(const struct web_reg_req *req, char *text_r, size_t text_size,
+              struct web_reg_conn **closing_r)
+{
+	/* (static: the context keeps a pointer to it until freed) */
+	static xmpp_log_t log = { log_nothing, NULL };
+	struct web_reg_conn *c;
+	struct reg *r;
+	enum web_reg_result res;
 	long flags;
 	int64_t deadline;
 
-	memset(&r, 0, sizeof(r));
-	r.req = req;
-	r.result = WEB_REG_UNAVAILABLE;
-	r.text = text_r;
-	r.text_size = text_size;
+	if (closing_r)
+		*closing_r = NULL;
 	if (text_r && text_size)
 		text_r[0] = '\0';
-
-	ctx = xmpp_ctx_new(NULL, &log);
-	if (!ctx)
+	/* (on the heap: the handlers run until the connection is closed) */
+	c = inv__calloc(1, sizeof(*c));
+	if (!c)
 		return WEB_REG_ERROR;
-	conn = xmpp_conn_new(ctx);
-	if (!conn) {
-		xmpp_ctx_free(ctx);
+	r = &c->r;
+	r->req = req;
+	r->result = WEB_REG_UNAVAILABLE;
+	r->text = text_r;
+	r->text_size = text_size;
+
+	c->ctx = xmpp_ctx_new(NULL, &log);
+	if (!c->ctx) {
+		free(c);
+		return WEB_REG_ERROR;
+	}
+	c->conn = xmpp_conn_new(c->ctx);
+	if (!c->conn) {
+		xmpp_ctx_free(c->ctx);
+		free(c);
 		return WEB_REG_ERROR;
 	}
 	flags = XMPP_CONN_FLAG_DISABLE_SM;
 	if (req->tls != WEB_TLS_VERIFY)
 		flags |= XMPP_CONN_FLAG_TRUST_TLS;
-	xmpp_conn_set_flags(conn, flags);
+	xmpp_conn_set_flags(c->conn, flags);
 	/* raw mode takes the stream's 'to' from the JID's domain */
-	xmpp_conn_set_jid(conn, req->domain);
-	if (xmpp_connect_raw(conn, req->host, req->port, on_conn, &r) !=
+	xmpp_conn_set_jid(c->conn, req->domain);
+	if (xmpp_connect_raw(c->conn, req->host, req->port, on_conn, r) !=
 	    XMPP_EOK) {
-		xmpp_conn_release(conn);
-		xmpp_ctx_free(ctx);
+		xmpp_conn_release(c->conn);
+		xmpp_ctx_free(c->ctx);
+		free(c);
 		return WEB_REG_UNAVAILABLE;
 	}
 	deadline = now_ms() + (req->timeout_ms ? req->timeout_ms : 10000);
-	while (r.state != ST_DONE && now_ms() < deadline)
-		xmpp_run_once(ctx, 20);
-	if (r.state != ST_DONE) {
+	while (r->state != ST_DONE && now_ms() < deadline)
+		xmpp_run_once(c->ctx, 20);
+	if (r->state != ST_DONE) {
 		/* time-out: an unfinished registration is unknown */
-		r.result = r.state == ST_REGISTER ? WEB_REG_ERROR
-						  : WEB_REG_UNAVAILABLE;
-		r.state = ST_DONE;
-		xmpp_disconnect(conn);
+		r->result = r->state == ST_REGISTER ? WEB_REG_ERROR
+						    : WEB_REG_UNAVAILABLE;
+		r->state = ST_DONE;
+		xmpp_disconnect(c->conn);
 	}
-	/* let the closing </stream:stream> go out, briefly */
-	deadline = now_ms() + 200;
-	while (!xmpp_conn_is_disconnected(conn) && now_ms() < deadline)
-		xmpp_run_once(ctx, 10);
-	xmpp_conn_release(conn);
-	xmpp_ctx_free(ctx);
-	return r.result;
+	res = r->result;
+	/* nothing the caller lent is used from here on */
+	r->req = NULL;
+	r->text = NULL;
+	r->text_size = 0;
+	if (closing_r)
+		*closing_r = c;
+	else
+		web__register_close(c);
+	return res;
 }

@@ -179,9 +179,15 @@ struct web_reg_req {
 	unsigned timeout_ms;
 };
 
-/* Message text from the server, when it sent one (<text/>), into text_r. */
+/* Message text from the server, when it sent one (<text/>), into text_r.
+ * With closing_r, the connection's clean end (the closing stream tags,
+ * TLS close) is left to web__register_close(*closing_r), so that the
+ * visitor's answer need not wait for it; *closing_r may be NULL. */
+struct web_reg_conn;
 enum web_reg_result web__register(const struct web_reg_req *req,
-                                  char *text_r, size_t text_size);
+                                  char *text_r, size_t text_size,
+                                  struct web_reg_conn **closing_r);
+void web__register_close(struct web_reg_conn *c);
 int web__register_init(void);
 void web__register_shutdown(void);
 
