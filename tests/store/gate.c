@@ -32,16 +32,23 @@ enum { TURNSTILE = 0, INSIDE = 1 };
 
 static char base[4096], store[4200], gate[4300], logfile[4300];
 
+/* fl describes one byte of the gate file, for a lock of type. */
+static void
+one_byte(struct flock *fl, short type, off_t byte)
+{
+	memset(fl, 0, sizeof(*fl));
+	fl->l_type = type;
+	fl->l_whence = SEEK_SET;
+	fl->l_start = byte;
+	fl->l_len = 1;
+}
+
 static int
 lock_byte(int fd, short type, off_t byte)
 {
 	struct flock fl;
 
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = type;
-	fl.l_whence = SEEK_SET;
-	fl.l_start = byte;
-	fl.l_len = 1;
+	one_byte(&fl, type, byte);
 	return fcntl(fd, F_OFD_SETLK, &fl);
 }
 
@@ -51,11 +58,7 @@ held(int fd, off_t byte)
 {
 	struct flock fl;
 
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = F_WRLCK;
-	fl.l_whence = SEEK_SET;
-	fl.l_start = byte;
-	fl.l_len = 1;
+	one_byte(&fl, F_WRLCK, byte);
 	if (fcntl(fd, F_OFD_GETLK, &fl) != 0)
 		return -1;
 	return fl.l_type;
