@@ -647,8 +647,11 @@ class Bench:
               "mod_invites_register_web calls (a minimum length of 8). Prosody's "
               "invite store holds exactly the invites of the run at hand "
               "(it reads the whole file on every lookup).", ""]
-        L += self.report_landing(servers)
-        L += self.report_reg(servers)
+        # (a part left out with --skip is left out of the report too)
+        if "landing" not in self.args.skip:
+            L += self.report_landing(servers)
+        if "reg" not in self.args.skip:
+            L += self.report_reg(servers)
         if self.notes:
             L += ["## Notes from this run", ""] + ["- " + n for n in self.notes] + [""]
         L += ["## Commands", "", "```",
