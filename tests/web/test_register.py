@@ -76,7 +76,8 @@ def main():
     inv4 = site.generate("--contact", "webuser@localhost", "--allow-register")
     r = webtest.register_via_form(site, inv4["token"], "romeo", PW)
     t.ok(r.status == 200 and "romeo@localhost" in r.text,
-         "contact invite with ibr=y: registered on the web")
+         "contact invite with ibr=y: registered on the web",
+         "%d %s\n%s" % (r.status, r.text[-600:], site.xmpp_logs()))
     t.ok(site.can_login("romeo", PW), "romeo logs in over XMPP")
 
     # password reset
