@@ -28,7 +28,8 @@ const char *inv__bdb_path(const struct inv__backend *be);
  * slot to hand back to leave. */
 int inv__bdb_busy_enter(struct inv__backend *be);
 void inv__bdb_busy_leave(struct inv__backend *be, int slot);
-/* A call that may write the log: see "The writers' gate". */
+/* A call that may write the log: see "The writers' gate"; its file. */
+#define INV__BDB_GATE_FILE "invites.gate"
 void inv__bdb_write_enter(struct inv__backend *be);
 void inv__bdb_write_leave(struct inv__backend *be);
 /* Map a Berkeley DB code to INVITES_E*, failing the backend on

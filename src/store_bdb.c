@@ -66,7 +66,7 @@
 #define F_PENDING "pending.db"
 #define F_ROLES   "roles.db"
 #define F_AUDIT   "audit.db"
-#define F_GATE    "invites.gate"
+#define F_GATE    INV__BDB_GATE_FILE
 
 static const char *const db_files[] = {
 	F_META, F_INVITES, F_EXPIRY, F_INVITER, F_RESERVE, F_PENDING, F_ROLES,

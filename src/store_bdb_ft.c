@@ -136,7 +136,7 @@ clean_copy(const char *dir, int rmdir_too)
 	if (d != NULL) {
 		while ((de = readdir(d)) != NULL) {
 			if (!is_copied_name(de->d_name) &&
-			    strcmp(de->d_name, "invites.gate") != 0 &&
+			    strcmp(de->d_name, INV__BDB_GATE_FILE) != 0 &&
 			    strncmp(de->d_name, "__db.", 5) != 0 &&
 			    strncmp(de->d_name, "DB_CONFIG.tmp.", 14) != 0)
 				continue;

@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <strophe.h>
 
@@ -283,15 +282,6 @@ log_nothing(void *ud, xmpp_log_level_t level, const char *area,
 	(void)msg;
 }
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int
 web__register_init(void)
 {
@@ -320,8 +310,8 @@ web__register_close(struct web_reg_conn *c)
 	if (!c)
 		return;
 	/* let the closing </stream:stream> go out, briefly */
-	deadline = now_ms() + 200;
-	while (!xmpp_conn_is_disconnected(c->conn) && now_ms() < deadline)
+	deadline = inv__monotonic_ms() + 200;
+	while (!xmpp_conn_is_disconnected(c->conn) && inv__monotonic_ms() < deadline)
 		xmpp_run_once(c->ctx, 10);
 	xmpp_conn_release(c->conn);
 	xmpp_ctx_free(c->ctx);
@@ -379,7 +369,7 @@ attempt(const struct web_reg_req *req, char *text_r, size_t text_size,
 		free(c);
 		return WEB_REG_UNAVAILABLE;
 	}
-	while (r->state != ST_DONE && now_ms() < deadline)
+	while (r->state != ST_DONE && inv__monotonic_ms() < deadline)
 		xmpp_run_once(c->ctx, 20);
 	if (r->state != ST_DONE) {
 		/* time-out: an unfinished registration is unknown */
@@ -409,7 +399,7 @@ web__register(const struct web_reg_req *req, char *text_r, size_t text_size,
 
 	if (closing_r)
 		*closing_r = NULL;
-	deadline = now_ms() + (req->timeout_ms ? req->timeout_ms : 10000);
+	deadline = inv__monotonic_ms() + (req->timeout_ms ? req->timeout_ms : 10000);
 	res = attempt(req, text_r, text_size, deadline, &c, &sent);
 	/* A connection that failed before the registration went out changed
 	 * nothing (pre-auth only checks the token): try once more on a new
@@ -417,7 +407,7 @@ web__register(const struct web_reg_req *req, char *text_r, size_t text_size,
 	 * hand a closed connection's late "session ended" to the new one
 	 * that got its descriptor: see bench/xreg.c.) */
 	if (!sent && (res == WEB_REG_UNAVAILABLE || res == WEB_REG_ERROR) &&
-	    now_ms() < deadline) {
+	    inv__monotonic_ms() < deadline) {
 		web__register_close(c);
 		res = attempt(req, text_r, text_size, deadline, &c, &sent);
 	}
