@@ -39,6 +39,9 @@ int inv__bdb_error(struct inv__backend *be, int ret, const char *what);
 int inv__bdb_write_config(const char *dir);
 /* 1 when name is a database file of the store ("invites.db", ...). */
 int inv__bdb_is_db_file(const char *name);
+/* 1 when the process registry of the store in dir names a process that
+ * is gone; never drops this process's own registry locks. */
+int inv__bdb_registry_dead(const char *dir);
 
 /* ---- store_bdb_ft.c ---- */
 

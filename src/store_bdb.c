@@ -97,7 +97,7 @@ static const char *const db_files[] = {
 /* An open (with recovery) that has not come back after this long waits
  * for a dead process's mutex (see open_watch_main). */
 #define OPEN_STUCK_MS 2000
-/* ... and these long without that evidence (see registry_stuck): a
+/* ... and these long without that evidence (see inv__bdb_registry_dead): a
  * recovering opener clears the registry before it recovers, so one that
  * blocks after that leaves none; only time tells then. */
 #define OPEN_STUCK_BLIND_MS 8000
@@ -564,6 +564,67 @@ is_alive(DB_ENV *env, pid_t pid, db_threadid_t tid, u_int32_t flags)
 }
 
 /*
+ * Reading the process registry without losing our own place in it.
+ * DB_REGISTER marks each live process by a POSIX record lock (fcntl) on
+ * its slot of __db.register, and POSIX drops every record lock a process
+ * holds on a file as soon as the process closes *any* descriptor of that
+ * file.  A read through a descriptor of our own that is then closed
+ * would therefore unlock this process's slot (and, during an open, the
+ * registry lock Berkeley DB holds meanwhile); the next opener would take
+ * this live process for a dead one and recover the environment under
+ * everyone.  That happened: a 10-minute soak with nothing killed logged
+ * 65 panics, each right after a slow failchk had made a daemon read the
+ * registry.  So the descriptor used for reading is never closed: one per
+ * registry file (device and inode) this process has looked at, a handful
+ * at most; a file replaced meanwhile gets a new one and the old one stays.
+ */
+#define REG_FDS 8
+
+static struct {
+	dev_t dev;
+	ino_t ino;
+	int fd;
+} reg_fds[REG_FDS];
+static int reg_nfds;
+static pthread_mutex_t reg_fds_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* A descriptor of path's registry that stays open; -1 when there is
+ * none (no file, or the table is full: nothing is known then). */
+static int
+registry_fd(const char *path)
+{
+	struct stat st, fst;
+	int fd = -1, i;
+
+	if (stat(path, &st) != 0)
+		return -1;
+	pthread_mutex_lock(&reg_fds_lock);
+	for (i = 0; i < reg_nfds && fd < 0; i++)
+		if (reg_fds[i].dev == st.st_dev && reg_fds[i].ino == st.st_ino &&
+		    fstat(reg_fds[i].fd, &fst) == 0 && fst.st_nlink > 0)
+			fd = reg_fds[i].fd;
+	if (fd < 0 && reg_nfds < REG_FDS) {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0 && fstat(fd, &fst) == 0) {
+			/* (kept even when it is not the file stat saw: closing
+			 * it is what must never happen) */
+			reg_fds[reg_nfds].dev = fst.st_dev;
+			reg_fds[reg_nfds].ino = fst.st_ino;
+			reg_fds[reg_nfds].fd = fd;
+			reg_nfds++;
+			if (fst.st_dev != st.st_dev || fst.st_ino != st.st_ino)
+				fd = -1;
+		} else if (fd >= 0) {
+			/* (cannot happen on an open descriptor; if it does, the
+			 * descriptor is kept all the same, unused) */
+			fd = -1;
+		}
+	}
+	pthread_mutex_unlock(&reg_fds_lock);
+	return fd;
+}
+
+/*
  * 1 when the store's process registry (DB_REGISTER's __db.register: one
  * slot of REG_SLOT bytes per process, a right-aligned PID, or 'X' when
  * free) names a process that is gone.  Only then can a call never
@@ -573,8 +634,8 @@ is_alive(DB_ENV *env, pid_t pid, db_threadid_t tid, u_int32_t flags)
  */
 #define REG_SLOT 25
 
-static int
-registry_stuck(const char *dir)
+int
+inv__bdb_registry_dead(const char *dir)
 {
 	char path[4096], buf[REG_SLOT * 256 + 1], *line, *nl, *p;
 	ssize_t n;
@@ -585,13 +646,13 @@ registry_stuck(const char *dir)
 	if (snprintf(path, sizeof(path), "%s/__db.register", dir) >=
 	    (int)sizeof(path))
 		return 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = registry_fd(path);
 	if (fd < 0)
 		return 0;
 	while (len < sizeof(buf) - 1 &&
-	       (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+	       (n = pread(fd, buf + len, sizeof(buf) - 1 - len,
+	                  (off_t)len)) > 0)
 		len += (size_t)n;
-	close(fd);
 	buf[len] = '\0';
 	/* only well-formed slots count: REG_SLOT - 1 characters, blanks
 	 * then digits, and a newline (a process that died registering may
@@ -1825,7 +1886,7 @@ hang_check(struct inv__backend *be)
 	since = atomic_load(&be->fc_since);
 	if (since != 0 && now - since >= FAILCHK_STUCK_MS && now - since > worst &&
 	    (now - since >= FAILCHK_STUCK_BLIND_MS ||
-	     registry_stuck(be->path)))
+	     inv__bdb_registry_dead(be->path)))
 		worst = now - since;
 	if (worst == 0)
 		return;
@@ -2088,7 +2149,7 @@ open_watch_main(void *arg)
 		       pthread_cond_timedwait(&ow->cond, &ow->lock, &ts) == 0)
 			;
 		if (ow->done || waited >= OPEN_STUCK_BLIND_MS ||
-		    registry_stuck(ow->path))
+		    inv__bdb_registry_dead(ow->path))
 			break;
 		ts.tv_nsec += 500000000L;
 		if (ts.tv_nsec >= 1000000000L) {
