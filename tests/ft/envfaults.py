@@ -45,9 +45,7 @@ CRASH = ("segmentation", "addresssanitizer", "runtime error",
          "core dumped", "leaksanitizer")
 ROOT = os.getuid() == 0
 NOBODY = 65534
-# the stanza errors a store failure may give (never a "your invite is bad")
-STORE_ERRORS = ("internal-server-error", "resource-constraint",
-                "service-unavailable", "remote-server-timeout")
+STORE_ERRORS = ftlib.STORE_ERRORS
 
 
 def run(argv, timeout=120, env=None):

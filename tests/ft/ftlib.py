@@ -30,6 +30,10 @@ FTWORKER = os.path.join(BUILDDIR, "tests", "ft", "ftworker")
 WEB = os.path.join(BUILDDIR, "invites-web")
 DB_VERIFY = os.environ.get("DB_VERIFY") or shutil.which("db5.3_verify")
 EXIT_HANG = 86
+# the stanza errors a store failure may give a registration (the engine's
+# temporary answer, protocol.md row 12), never a "your invite is bad"
+STORE_ERRORS = ("internal-server-error", "resource-constraint",
+                "service-unavailable", "remote-server-timeout")
 
 # ftworker.c's layout
 FT_WORKERS, FT_HDR, FT_SLOTS, FT_SLOT = 8, 128, 50000, 64

@@ -188,6 +188,22 @@ def error_lines(srv, limit=20):
     return out[-limit:]
 
 
+def panics(srv):
+    """{log file: lines that report a panicked environment}: with nothing
+    killed, each says some process left from inside the store."""
+    out = {}
+    for fn in ("sm.log", "c2s.log", "web.log"):
+        try:
+            with open(os.path.join(srv.dir, "log", fn),
+                      errors="replace") as f:
+                n = sum(1 for x in f if "PANIC" in x or "run recovery" in x)
+        except OSError:
+            continue
+        if n:
+            out[fn] = n
+    return out
+
+
 def configure(srv, extra):
     """Start, stop, add settings to invites.conf, start again (xmpp-local
     keeps an existing invites.conf; the daemons read it at start)."""
@@ -355,6 +371,10 @@ def run_soak(tap, srv, seconds, report):
         tap.diag("restart: " + line)
     for line in error_lines(srv):
         tap.diag(line)
+    p = panics(srv)
+    tap.diag("lines reporting a panicked environment: %s"
+             % (", ".join("%s %d" % kv for kv in sorted(p.items()))
+                if p else "none"))
     # (counted, not failed: a timeout on a loaded machine, a connection
     # refused while a daemon restarts; the restart itself fails above)
     tap.diag("unknown outcomes (io, timeouts, exit 75, 503): %d of %d "

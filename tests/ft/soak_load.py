@@ -242,6 +242,12 @@ class Load:
                 # the outcome is unknown: not a wrong answer, an error
                 self.error("registration: io at %s" % step)
                 self.pause(0.05)
+            elif out in ftlib.STORE_ERRORS:
+                # the temporary answer (wait) of a store that is busy or
+                # being recovered: nothing was consumed, try again later
+                self.error("registration: %s at %s (store busy or "
+                           "recovering)" % (out, step))
+                self.pause(0.05)
             else:
                 self.bad("registration with an acknowledged, unused invite: "
                          "%s at %s" % (out, step))
