@@ -4,11 +4,13 @@ modules and invites-web, started by contrib/jabberd2/xmpp-local, under
 registrations, first logins, invite creation (ftworker mint, invitectl
 generate, the web API), revocation, purge and landing pages at once
 (tests/ft/soak_load.py) for SOAK_SECONDS.  Every few seconds it samples
-the resident memory (VmRSS, and its anonymous part: RssAnon, where a
-heap leak shows; the rest is mostly the store's shared cache) and the
-open descriptors of router, sm, c2s and invites-web; after the warm-up, a
-process is flat when the median of the last third of the run is within
-the tolerance of the median of the second third.  Any wrong answer, a daemon that exited (its restart is in
+the resident memory and the open descriptors of router, sm, c2s and
+invites-web.  Memory is VmRSS less the resident pages of the store's
+shared regions (the Berkeley DB cache all processes of the store share:
+it fills as the databases grow, up to the cache size, and belongs to no
+process; reported apart), and RssAnon, where a heap leak shows.  After
+the warm-up, a process is flat when the median of the last third of the
+run is within the tolerance of the median of the second third.  Any wrong answer, a daemon that exited (its restart is in
 log/xmpp-local.log) or a store that fails db5.3_verify fails the soak.
 
 Then a shorter run (SOAK_VALGRIND_SECONDS) with sm, c2s and invites-web
@@ -26,8 +28,9 @@ Environment:
                          tolerance of "flat": the last third's median RSS
                          may exceed the second third's by SOAK_RSS_PCT
                          percent (default 5) or SOAK_RSS_KB kB (default
-                         1024), whichever is more (VmRSS and RssAnon
-                         alike); descriptors by SOAK_FDS
+                         1024), whichever is more (RSS outside the
+                         store's cache, and RssAnon, alike); descriptors
+                         by SOAK_FDS
                          (default 2)
   SOAK_VALGRIND_EXIT     seconds the daemons under valgrind may take to
                          end on SIGTERM (their leak check; default 900)
@@ -61,8 +64,27 @@ def env_num(name, default, conv=int):
         return conv(default)
 
 
+def store_rss_kb(pid, store):
+    """Resident kB of pid's mappings of the store's shared regions
+    (__db.001...): the Berkeley DB cache every process of the store
+    shares.  It grows as the databases do, up to the cache size, and is
+    no memory of the process's own."""
+    prefix = os.path.join(store, "__db.")
+    total, inside = 0, False
+    with open("/proc/%d/smaps" % pid) as f:
+        for line in f:
+            if line[:1] in "0123456789abcdef" and "-" in line.split()[0]:
+                path = line.split()[-1] if len(line.split()) >= 6 else ""
+                inside = path.startswith(prefix)
+            elif inside and line.startswith("Rss:"):
+                total += int(line.split()[1])
+    return total
+
+
 class Sampler(threading.Thread):
-    """(t, {name: (rss_kb, fds)}) every `every` seconds."""
+    """(t, {name: (rss_kb outside the store's shared regions, fds,
+    anonymous kB, the store's shared regions kB)}) every `every`
+    seconds."""
 
     def __init__(self, srv, every):
         super().__init__(daemon=True)
@@ -73,6 +95,7 @@ class Sampler(threading.Thread):
         self.pids0 = srv.pids()
         self.changed = set()
         self.t0 = time.time()
+        self.store = os.path.join(srv.dir, "store")
 
     def one(self):
         res = {}
@@ -89,11 +112,12 @@ class Sampler(threading.Thread):
                         elif line.startswith("RssAnon:"):
                             anon = int(line.split()[1])
                 fds = len(os.listdir("/proc/%d/fd" % pid))
+                shared = store_rss_kb(pid, self.store)
             except (OSError, ValueError):
                 self.changed.add(name)
                 continue
             if rss is not None:
-                res[name] = (rss, fds, anon or 0)
+                res[name] = (rss - shared, fds, anon or 0, shared)
         self.samples.append((time.time() - self.t0, res))
 
     def run(self):
@@ -144,10 +168,11 @@ def flatness(samples, duration, name):
 
 
 def table(samples, duration, names, rows=10):
-    """RSS and its anonymous part (MB) and fds per process at `rows`
-    times: medians per slice."""
+    """RSS outside the store's shared regions, its anonymous part, the
+    store's shared regions (MB) and fds per process at `rows` times:
+    medians per slice."""
     lines = ["| minute | " + " | ".join(
-        "%s RSS (anon) MB | %s fds" % (n, n) for n in names) + " |",
+        "%s RSS (anon; store) MB | %s fds" % (n, n) for n in names) + " |",
         "|---:|" + "---:|---:|" * len(names)]
     for i in range(rows):
         a, b = duration * i / rows, duration * (i + 1) / rows
@@ -157,8 +182,10 @@ def table(samples, duration, names, rows=10):
             rss = median([r[n][0] for r in sl if n in r])
             fds = median([r[n][1] for r in sl if n in r])
             anon = median([r[n][2] for r in sl if n in r])
+            shared = median([r[n][3] for r in sl if n in r])
             cells.append("%s | %s" % (
-                "%.1f (%.1f)" % (rss / 1024.0, anon / 1024.0)
+                "%.1f (%.1f; %.1f)" % (rss / 1024.0, anon / 1024.0,
+                                       shared / 1024.0)
                 if rss is not None else "-",
                 "%g" % fds if fds is not None else "-"))
         lines.append("| %.1f | %s |" % (b / 60.0, " | ".join(cells)))
@@ -202,6 +229,22 @@ def panics(srv):
         if n:
             out[fn] = n
     return out
+
+
+def died_inside(srv):
+    """PIDs the daemons' failchk found dead inside Berkeley DB."""
+    out = set()
+    for fn in ("sm.log", "c2s.log", "web.log"):
+        try:
+            with open(os.path.join(srv.dir, "log", fn),
+                      errors="replace") as f:
+                for x in f:
+                    m = re.search(r"Thread/process (\d+)/\d+ failed", x)
+                    if m:
+                        out.add(int(m.group(1)))
+        except OSError:
+            pass
+    return sorted(out)
 
 
 def configure(srv, extra):
@@ -375,6 +418,11 @@ def run_soak(tap, srv, seconds, report):
     tap.diag("lines reporting a panicked environment: %s"
              % (", ".join("%s %d" % kv for kv in sorted(p.items()))
                 if p else "none"))
+    for pid in died_inside(srv):
+        what = load.procs.get(pid)
+        tap.diag("failchk: process %d died inside Berkeley DB: %s" % (
+            pid, "%s, exit %s, stderr: %s" % what if what else
+            "not one the load started"))
     # (counted, not failed: a timeout on a loaded machine, a connection
     # refused while a daemon restarts; the restart itself fails above)
     tap.diag("unknown outcomes (io, timeouts, exit 75, 503): %d of %d "
@@ -396,7 +444,8 @@ def run_soak(tap, srv, seconds, report):
         flat_rss = r3 - r2 <= allowed and \
             a3 - a2 <= max(a2 * rss_pct / 100.0, rss_kb)
         flat_fd = f3 - f2 <= fd_tol
-        line = ("%s: RSS median %.0f kB (2nd third) -> %.0f kB (last "
+        line = ("%s: RSS outside the store's shared cache, median %.0f "
+                "kB (2nd third) -> %.0f kB (last "
                 "third), %+.0f kB (allowed %+.0f), slope after warm-up "
                 "%+.1f kB/min (anonymous %.0f -> %.0f kB, %+.1f kB/min); "
                 "fds %g -> %g (allowed %+g), slope %+.2f/min"
@@ -411,10 +460,11 @@ def run_soak(tap, srv, seconds, report):
         else:
             tap.ok(flat_rss and flat_fd, "flat after warm-up: " + line)
     last = sampler.samples[-1][1]
-    tap.diag("after the load stopped: " + ", ".join(
-        "%s %d kB (anonymous %d kB) %d fds" % (n, last[n][0], last[n][2],
-                                             last[n][1])
-        for n in names if n in last))
+    tap.diag("after the load stopped (RSS outside the store's shared "
+             "cache): " + ", ".join(
+                 "%s %d kB (anonymous %d kB; store cache %d kB) %d fds"
+                 % (n, last[n][0], last[n][2], last[n][3], last[n][1])
+                 for n in names if n in last))
 
     dest = os.path.join(srv.dir, "ft-verify")
     ok, detail = ftlib.backup_and_verify(srv.conf, dest, wrap=srv.wrap)

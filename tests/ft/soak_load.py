@@ -64,6 +64,9 @@ class Load:
         self.t0 = None
         # the environment of invitectl and ftworker (None: ours)
         self.env = None
+        # every process the load started: pid -> (command, exit status,
+        # end of stderr), to name one the daemons' logs report as dead
+        self.procs = {}
         self.threads = [threading.Thread(target=self._guard(self.reg_loop),
                                          daemon=True)
                         for _ in range(reg_threads)]
@@ -120,20 +123,38 @@ class Load:
 
     # ---- tools ----
 
+    def run(self, argv, timeout):
+        """subprocess.run's (status, stdout, stderr), recording the
+        process in self.procs; raises subprocess.TimeoutExpired after
+        killing a process still running after `timeout` seconds."""
+        p = subprocess.Popen(argv, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, universal_newlines=True,
+                             env=self.env)
+        name = " ".join(os.path.basename(a) for a in argv
+                        if not a.startswith("--re") and "=" not in a)[:120]
+        try:
+            out, err = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, err = p.communicate()
+            with self.lock:
+                self.procs[p.pid] = (name, "killed", err.strip()[-300:])
+            raise
+        with self.lock:
+            self.procs[p.pid] = (name, p.returncode, err.strip()[-300:])
+        return p.returncode, out, err
+
     def cli(self, *args, timeout=60):
         """invitectl as the daemons' user: (status, stdout, stderr); a run
         still going after `timeout` seconds is killed and is a wrong
         answer (invitectl gives up on a blocked store by itself)."""
         try:
-            r = subprocess.run(self.srv.wrap + ftlib.invitectl_cmd(
-                self.srv.conf, "--verbose", *args), stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, universal_newlines=True,
-                timeout=timeout, env=self.env)
+            return self.run(self.srv.wrap + ftlib.invitectl_cmd(
+                self.srv.conf, "--verbose", *args), timeout)
         except subprocess.TimeoutExpired as e:
             self.bad("invitectl %s: still running after %d s (killed)"
                      % (" ".join(args), timeout))
             return -1, "", str(e.stderr or "")
-        return r.returncode, r.stdout, r.stderr
 
     def generate(self, *extra, short=False):
         """invitectl generate: (token, id), or None (counted)."""
@@ -203,17 +224,16 @@ class Load:
                 self.pause(0.2)
                 continue
             try:
-                r = subprocess.run(self.srv.wrap + [
+                rc, out, err = self.run(self.srv.wrap + [
                     ftlib.FTWORKER, "mint", self.srv.conf, "localhost",
-                    "100"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                    universal_newlines=True, timeout=300, env=self.env)
+                    "100"], 300)
             except subprocess.TimeoutExpired:
                 self.bad("ftworker mint: still running after 300 s")
                 continue
-            tokens = r.stdout.split()
-            if r.returncode != 0:
+            tokens = out.split()
+            if rc != 0:
                 self.bad("ftworker mint: exit %d: %s"
-                         % (r.returncode, r.stderr.strip()[:300]))
+                         % (rc, err.strip()[:300]))
                 self.pause(1)
             self.pool.extend(tokens)
             self.count("created (mint)", len(tokens))
