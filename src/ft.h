@@ -8,8 +8,6 @@
 #ifndef INVITES_FT_H
 #define INVITES_FT_H
 
-#include <sys/types.h>
-
 #include "internal.h"
 
 struct inv__backend;
@@ -44,9 +42,6 @@ int inv__bdb_is_db_file(const char *name);
 /* 1 when the process registry of the store in dir names a process that
  * is gone; never drops this process's own registry locks. */
 int inv__bdb_registry_dead(const char *dir);
-/* 1 when pid is gone after closing its handle on the store in dir
- * cleanly, which failchk then takes for alive (see is_alive). */
-int inv__bdb_gone_cleanly(const char *dir, pid_t pid);
 
 /* ---- store_bdb_ft.c ---- */
 

@@ -148,8 +148,6 @@ struct inv__backend {
 	/* the writers' gate: its file (-1: none), held exclusively while
 	 * opening, and this process's writers inside, under gate_lock */
 	int gate_fd;
-	char *reg_text;             /* the registry, as the watchdog last read it */
-	int64_t reg_text_at;
 	int gate_excl;
 	unsigned gate_writers;
 	pthread_mutex_t gate_lock;
@@ -247,7 +245,6 @@ inv__bdb_busy_leave(struct inv__backend *be, int slot)
 enum { GATE_TURNSTILE = 0, GATE_INSIDE = 1 };
 
 static char *file_path(const char *dir, const char *name);
-static void closed_mark(struct inv__backend *be, int closed);
 
 /* Lock (F_RDLCK, F_WRLCK) or unlock (F_UNLCK) one byte of the gate,
  * waiting up to wait_ms: 0, ETIMEDOUT, or an errno. */
@@ -292,58 +289,6 @@ gate_open(struct inv__backend *be)
 	if (be->gate_fd < 0)
 		be->gate_fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	free(path);
-	closed_mark(be, 0);
-}
-
-/*
- * Clean closes.  Past byte CLOSED_OFF, the gate file holds one 4-byte
- * slot per PID modulo CLOSED_SLOTS: a process writes its PID there once
- * its environment handle has closed normally (no thread of it is inside
- * Berkeley DB any more), and clears the slot when it opens.  failchk
- * reads it through is_alive (see there).  A slot another process has
- * since taken over only loses the record: that process is then judged
- * as before, by /proc alone.
- */
-#define CLOSED_OFF 4096
-#define CLOSED_SLOTS 4096
-
-static off_t
-closed_slot(pid_t pid)
-{
-	return CLOSED_OFF + (off_t)((unsigned long)pid % CLOSED_SLOTS) * 4;
-}
-
-/* This process has closed its handle cleanly (1) or opens one (0). */
-static void
-closed_mark(struct inv__backend *be, int closed)
-{
-	int32_t me = (int32_t)getpid(), v = 0;
-
-	if (be->gate_fd < 0)
-		return;
-	if (closed)
-		v = me;
-	else if (pread(be->gate_fd, &v, sizeof(v), closed_slot(me)) !=
-	         (ssize_t)sizeof(v) || v != me)
-		return;   /* (not ours to clear) */
-	else
-		v = 0;
-	if (pwrite(be->gate_fd, &v, sizeof(v), closed_slot(me)) !=
-	    (ssize_t)sizeof(v)) {
-		/* a read-only store: nothing recorded, and failchk judges
-		 * this process by /proc alone */
-	}
-}
-
-/* 1 when pid's last handle on the store was closed cleanly. */
-static int
-closed_cleanly(const struct inv__backend *be, pid_t pid)
-{
-	int32_t v = 0;
-
-	return be->gate_fd >= 0 &&
-	       pread(be->gate_fd, &v, sizeof(v), closed_slot(pid)) ==
-	       (ssize_t)sizeof(v) && v == (int32_t)pid;
 }
 
 static void
@@ -584,31 +529,9 @@ proc_alive(pid_t pid)
  * processes many times (each of c2s, sm and invites-web has several
  * threads in the table): an answer is kept for ALIVE_CACHE_MS, well
  * under the watchdog's 100 ms period, per calling thread.
- *
- * One answer differs inside failchk (the watchdog sets in_failchk):
- * a process that is gone but closed its handle cleanly, and that the
- * registry does not name (so it did not die with the store open), is
- * reported alive.  Berkeley DB 5.3's failchk reads a thread slot without
- * a lock: it sees the slot free ("out") with a dead owner, asks is_alive
- * about that owner, and reads the state again; a new thread of another
- * process may have taken the slot over in between (which it does for
- * every new thread once the table is full), and failchk then reports
- * the new, live owner as "Thread died in Berkeley DB library" and
- * panics the environment.  A soak with nothing killed met that about
- * once a minute, always naming a short-lived invitectl that went on and
- * exited 0.  A cleanly closed owner has nothing failchk could clean up,
- * so saying "alive" costs nothing; and a process that dies with the
- * store open is still named in the registry, so it is still reported
- * dead.  Everywhere else (a new thread reclaiming a slot) the answer is
- * the plain one, or the thread table would only grow.
  */
 #define ALIVE_CACHE 16
 #define ALIVE_CACHE_MS 20
-
-static _Thread_local int in_failchk;
-
-static int closed_cleanly(const struct inv__backend *be, pid_t pid);
-static int registry_lists(struct inv__backend *be, pid_t pid);
 
 static int
 is_alive(DB_ENV *env, pid_t pid, db_threadid_t tid, u_int32_t flags)
@@ -619,11 +542,11 @@ is_alive(DB_ENV *env, pid_t pid, db_threadid_t tid, u_int32_t flags)
 		int64_t at;
 	} cache[ALIVE_CACHE];
 	static _Thread_local unsigned next;
-	struct inv__backend *be = env->app_private;
 	int64_t now;
 	unsigned i;
 	int alive;
 
+	(void)env;
 	(void)tid;
 	(void)flags;
 	if (pid == getpid())
@@ -633,9 +556,6 @@ is_alive(DB_ENV *env, pid_t pid, db_threadid_t tid, u_int32_t flags)
 		if (cache[i].pid == pid && now - cache[i].at < ALIVE_CACHE_MS)
 			return cache[i].alive;
 	alive = proc_alive(pid);
-	if (!alive && in_failchk && be != NULL && closed_cleanly(be, pid) &&
-	    !registry_lists(be, pid))
-		alive = 1;
 	i = next++ % ALIVE_CACHE;
 	cache[i].pid = pid;
 	cache[i].alive = alive;
@@ -705,127 +625,51 @@ registry_fd(const char *path)
 }
 
 /*
- * The process registry (DB_REGISTER's __db.register): one slot of
- * REG_SLOT bytes per process, a right-aligned PID, or 'X' when free.
- * Reads a file and /proc, nothing of Berkeley DB's.
+ * 1 when the store's process registry (DB_REGISTER's __db.register: one
+ * slot of REG_SLOT bytes per process, a right-aligned PID, or 'X' when
+ * free) names a process that is gone.  Only then can a call never
+ * return; a call that is merely slow (a loaded machine, valgrind) must
+ * not count as a hang.  Reads a file and /proc, nothing of Berkeley DB's.
+ * 0 when the registry cannot be read.
  */
 #define REG_SLOT 25
-#define REG_TEXT (REG_SLOT * 256 + 1)
 
-/* The registry of the store in dir into buf[REG_TEXT], NUL-terminated;
- * 0, or -1 when it cannot be read. */
-static int
-registry_read(const char *dir, char *buf)
-{
-	char path[4096];
-	ssize_t n;
-	size_t len = 0;
-	int fd;
-
-	buf[0] = '\0';
-	if (snprintf(path, sizeof(path), "%s/__db.register", dir) >=
-	    (int)sizeof(path))
-		return -1;
-	fd = registry_fd(path);
-	if (fd < 0)
-		return -1;
-	while (len < REG_TEXT - 1 &&
-	       (n = pread(fd, buf + len, REG_TEXT - 1 - len, (off_t)len)) > 0)
-		len += (size_t)n;
-	buf[len] = '\0';
-	return 0;
-}
-
-/* The PID in the slot at *at, moving *at past it: 0 for a free or
- * malformed slot (a process that died registering may have left a
- * partial one), -1 at the end. */
-static long
-registry_next(const char **at)
-{
-	const char *line = *at, *nl = strchr(line, '\n'), *p;
-
-	if (nl == NULL)
-		return -1;
-	*at = nl + 1;
-	if (nl - line != REG_SLOT - 1)
-		return 0;
-	for (p = line; p < nl && *p == ' '; p++)
-		;
-	if (p == nl || strspn(p, "0123456789") != (size_t)(nl - p))
-		return 0;
-	return strtol(p, NULL, 10);
-}
-
-/*
- * 1 when the registry names a process that is gone.  Only then can a
- * call never return; a call that is merely slow (a loaded machine,
- * valgrind) must not count as a hang.  0 when it cannot be read.
- */
 int
 inv__bdb_registry_dead(const char *dir)
 {
-	char buf[REG_TEXT];
-	const char *at = buf;
+	char path[4096], buf[REG_SLOT * 256 + 1], *line, *nl, *p;
+	ssize_t n;
+	size_t len = 0;
 	long pid;
+	int fd, dead = 0;
 
-	if (registry_read(dir, buf) != 0)
+	if (snprintf(path, sizeof(path), "%s/__db.register", dir) >=
+	    (int)sizeof(path))
 		return 0;
-	while ((pid = registry_next(&at)) >= 0)
-		if (pid > 0 && pid != (long)getpid() && !proc_alive((pid_t)pid))
-			return 1;
-	return 0;
-}
-
-/* 1 when pid is gone, its last handle on the store in dir was closed
- * cleanly and the registry does not name it: what is_alive reports as
- * alive inside failchk.  (Reads the files itself: for tests and tools.) */
-int
-inv__bdb_gone_cleanly(const char *dir, pid_t pid)
-{
-	struct inv__backend tmp;
-	char *path = file_path(dir, F_GATE);
-	int r;
-
-	memset(&tmp, 0, sizeof(tmp));
-	tmp.path = (char *)(uintptr_t)dir;
-	/* (the gate's locks are open file description locks: another
-	 * descriptor's close leaves them alone) */
-	tmp.gate_fd = path != NULL ?
-	              open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
-	free(path);
-	r = !proc_alive(pid) && closed_cleanly(&tmp, pid) &&
-	    !registry_lists(&tmp, pid);
-	if (tmp.gate_fd >= 0)
-		close(tmp.gate_fd);
-	free(tmp.reg_text);
-	return r;
-}
-
-/* 1 when the registry names pid (or cannot be read: assume so).  For
- * the watchdog thread only: the text read is kept for ALIVE_CACHE_MS. */
-static int
-registry_lists(struct inv__backend *be, pid_t pid)
-{
-	int64_t now = inv__monotonic_ms();
-	const char *at;
-	long p;
-
-	if (be->reg_text == NULL) {
-		be->reg_text = inv__malloc(REG_TEXT);
-		if (be->reg_text == NULL)
-			return 1;
-		be->reg_text_at = now - ALIVE_CACHE_MS;
+	fd = registry_fd(path);
+	if (fd < 0)
+		return 0;
+	while (len < sizeof(buf) - 1 &&
+	       (n = pread(fd, buf + len, sizeof(buf) - 1 - len,
+	                  (off_t)len)) > 0)
+		len += (size_t)n;
+	buf[len] = '\0';
+	/* only well-formed slots count: REG_SLOT - 1 characters, blanks
+	 * then digits, and a newline (a process that died registering may
+	 * have left a partial one) */
+	for (line = buf; !dead && (nl = strchr(line, '\n')) != NULL;
+	     line = nl + 1) {
+		if (nl - line != REG_SLOT - 1)
+			continue;
+		for (p = line; p < nl && *p == ' '; p++)
+			;
+		if (p == nl || strspn(p, "0123456789") != (size_t)(nl - p))
+			continue;
+		pid = strtol(p, NULL, 10);
+		if (pid > 0 && pid != (long)getpid())
+			dead = !proc_alive((pid_t)pid);
 	}
-	if (now - be->reg_text_at >= ALIVE_CACHE_MS) {
-		if (registry_read(be->path, be->reg_text) != 0)
-			return 1;
-		be->reg_text_at = now;
-	}
-	at = be->reg_text;
-	while ((p = registry_next(&at)) >= 0)
-		if (p == (long)pid)
-			return 1;
-	return 0;
+	return dead;
 }
 
 /* ------------------------------------------------------------------ */
@@ -2092,9 +1936,7 @@ watchdog_main(void *arg)
 			/* (aborting a dead process's transaction writes) */
 			gate_enter(be, 0);
 			atomic_store(&be->fc_since, inv__monotonic_ms());
-			in_failchk = 1;
 			ret = be->env->failchk(be->env, 0);
-			in_failchk = 0;
 			atomic_store(&be->fc_since, 0);
 			inv__bdb_write_leave(be);
 			if (ret == DB_RUNRECOVERY) {
@@ -2423,12 +2265,8 @@ bdb_close(struct inv__backend *be)
 	}
 	/* (still a watched call: detaching takes region mutexes) */
 	if (be->env != NULL) {
-		int panicked = atomic_load(&be->panicked);
-
-		ret = be->env->close(be->env, 0);
+		(void)be->env->close(be->env, 0);
 		be->env = NULL;
-		if (ret == 0 && !panicked)
-			closed_mark(be, 1);
 	}
 	inv__bdb_busy_leave(be, slot);
 	inv__bdb_write_leave(be);
@@ -2436,7 +2274,6 @@ bdb_close(struct inv__backend *be)
 	unregister_open(be);
 	gate_close(be);
 	pthread_mutex_destroy(&be->gate_lock);
-	free(be->reg_text);
 	free(be->path);
 	free(be);
 }
@@ -2509,7 +2346,6 @@ bdb_open(const struct inv__store_params *p, struct inv__backend **be_r)
 			unregister_open(be);
 		gate_close(be);
 		pthread_mutex_destroy(&be->gate_lock);
-		free(be->reg_text);
 		free(be->path);
 		free(be);
 		return rc;
