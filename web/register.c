@@ -7,8 +7,9 @@
  * STARTTLS when offered (or required), the XEP-0445 pre-auth IQ, then the
  * XEP-0077 registration set; the server's stanza errors are mapped to
  * results the form turns into messages.  One libstrophe context per call
- * (the calling HTTP thread owns it); libstrophe's logging is off, since its
- * debug output would carry the token and the password.
+ * (the calling HTTP thread owns it); libstrophe's logging is off (no
+ * logger at all), since its debug output would carry the token and the
+ * password.
  */
 #include "config.h"
 
@@ -272,16 +273,6 @@ on_conn(xmpp_conn_t *conn, xmpp_conn_event_t ev, int error,
 	}
 }
 
-static void
-log_nothing(void *ud, xmpp_log_level_t level, const char *area,
-            const char *msg)
-{
-	(void)ud;
-	(void)level;
-	(void)area;
-	(void)msg;
-}
-
 int
 web__register_init(void)
 {
@@ -324,8 +315,6 @@ static enum web_reg_result
 attempt(const struct web_reg_req *req, char *text_r, size_t text_size,
         int64_t deadline, struct web_reg_conn **c_r, int *register_sent)
 {
-	/* (static: the context keeps a pointer to it until freed) */
-	static xmpp_log_t log = { log_nothing, NULL };
 	struct web_reg_conn *c;
 	struct reg *r;
 	enum web_reg_result res;
@@ -345,7 +334,10 @@ attempt(const struct web_reg_req *req, char *text_r, size_t text_size,
 	r->text = text_r;
 	r->text_size = text_size;
 
-	c->ctx = xmpp_ctx_new(NULL, &log);
+	/* no logger: libstrophe then formats no message at all (a handler that
+	 * drops them would still have every sent stanza, the password
+	 * included, printed into a buffer first) */
+	c->ctx = xmpp_ctx_new(NULL, NULL);
 	if (!c->ctx) {
 		free(c);
 		return WEB_REG_ERROR;
