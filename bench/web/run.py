@@ -131,6 +131,16 @@ def cpu_ms(pids):
     return total * 1000.0 / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_by(pids):
+    """{name: CPU ms} of a server's processes."""
+    return {name: cpu_ms([pid]) for name, pid in pids.items()}
+
+
+def cpu_delta(c0, c1, n):
+    """Per-process CPU ms per flow between two cpu_by() readings."""
+    return {k: (c1[k] - c0.get(k, 0)) / max(n, 1) for k in c1}
+
+
 def rss_mib(pid):
     try:
         with open("/proc/{}/status".format(pid)) as f:
@@ -535,6 +545,7 @@ class Bench:
 
         r0 = resource.getrusage(resource.RUSAGE_SELF)
         c0 = cpu_ms(srv.all_pids)
+        b0 = cpu_by(srv.pids)
         t0 = time.perf_counter()
         threads = [threading.Thread(target=worker) for _ in range(conc)]
         for t in threads:
@@ -543,6 +554,7 @@ class Bench:
             t.join()
         secs = time.perf_counter() - t0
         c1 = cpu_ms(srv.all_pids)
+        b1 = cpu_by(srv.pids)
         r1 = resource.getrusage(resource.RUSAGE_SELF)
         ccpu = ((r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)) * 1000
         if fails:
@@ -552,6 +564,7 @@ class Bench:
         return {"flows": len(tokens), "ok": len(lat), "secs": secs,
                 "rate": len(lat) / secs, "p50": pct(lat, 0.5),
                 "p99": pct(lat, 0.99), "server_cpu": (c1 - c0) / max(len(lat), 1),
+                "by_proc": cpu_delta(b0, b1, len(lat)),
                 "client_cpu": ccpu / max(len(tokens), 1)}
 
     def xreg(self, srv, tokens, conc, prefix):
@@ -559,12 +572,14 @@ class Bench:
         with open(path, "w") as f:
             f.write("\n".join(tokens) + "\n")
         c0 = cpu_ms(srv.all_pids)
+        b0 = cpu_by(srv.pids)
         p = subprocess.run([self.bin("xreg"), "-p", str(srv.c2s_port), "-d",
                             DOMAIN, "-n", str(len(tokens)), "-c", str(conc),
                             "-T", "120", "-t", path, "-u", prefix],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            text=True, timeout=300)
         c1 = cpu_ms(srv.all_pids)
+        b1 = cpu_by(srv.pids)
         lines = [l for l in p.stdout.splitlines() if l.startswith("flows ")]
         if not lines:
             raise RuntimeError("xreg: " + p.stderr[-400:])
@@ -579,6 +594,7 @@ class Bench:
                 "rate": out["flows_per_s"], "p50": out["p50_ms"],
                 "p99": out["p99_ms"],
                 "server_cpu": (c1 - c0) / max(out["ok"], 1),
+                "by_proc": cpu_delta(b0, b1, out["ok"]),
                 "client_cpu": out["client_cpu_ms_per_flow"]}
 
     def registrations(self, servers):
@@ -771,6 +787,21 @@ class Bench:
                 fnum(ratio(med.get(a + (c,)), med.get(b + (c,))), 2)
                 for c in (1, 4)], target))
         L.append("")
+        # where the server CPU goes, for the servers made of several
+        # processes (Prosody is one)
+        for s in servers:
+            names = list(s.pids)
+            if len(names) < 2:
+                continue
+            L += ["Server CPU of {} by process (ms per registration, "
+                  "medians):".format(s.key), "",
+                  "| path | clients | " + " | ".join(names) + " |",
+                  "|---|---|" + "---|" * len(names)]
+            for (path, conc), runs in sorted(self.reg_res[s.key].items()):
+                L.append("| {} | {} | ".format(path, conc) + " | ".join(
+                    fnum(median([x["by_proc"].get(n, 0.0) for x in runs]), 2)
+                    for n in names) + " |")
+            L.append("")
         rss = getattr(self, "rss", None)
         if rss:
             L += ["RSS after the runs (MiB): " + ", ".join(
