@@ -9,6 +9,8 @@
  *   is_str(got, want, "name");   -- NULL-safe
  *   skip_all("reason");          -- "1..0 # SKIP reason", exit 0 (the TAP
  *                                   driver counts it as skipped)
+ *   bail_out("fmt", ...);        -- "Bail out! ...", exit 99 (a hard error:
+ *                                   the test cannot go on)
  *   return done_testing();
  */
 #ifndef INVITES_TESTS_TAP_H
@@ -86,6 +88,23 @@ skip_all(const char *reason)
 	printf("1..0 # SKIP %s\n", reason);
 	fflush(stdout);
 	exit(0);
+}
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 1, 2), unused, noreturn))
+#endif
+static void
+bail_out(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("Bail out! ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	exit(99);
 }
 
 #if defined(__GNUC__)

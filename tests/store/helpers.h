@@ -41,10 +41,8 @@ helper_cfg(const char *store)
 	struct invites_config *cfg = NULL;
 
 	if (invites_config_new(store, &cfg) != 0 ||
-	    invites_config_set(cfg, "domains", "example.com", NULL) != 0) {
-		printf("Bail out! cannot build a configuration\n");
-		exit(99);
-	}
+	    invites_config_set(cfg, "domains", "example.com", NULL) != 0)
+		bail_out("cannot build a configuration");
 	return cfg;
 }
 

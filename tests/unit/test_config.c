@@ -739,10 +739,8 @@ main(void)
 
 	snprintf(tmpdir, sizeof(tmpdir), "%s/test_config.XXXXXX",
 	         t && *t ? t : "/tmp");
-	if (mkdtemp(tmpdir) == NULL) {
-		printf("Bail out! mkdtemp failed\n");
-		return 99;
-	}
+	if (mkdtemp(tmpdir) == NULL)
+		bail_out("mkdtemp failed");
 	snprintf(conf_path, sizeof(conf_path), "%s/invites.conf", tmpdir);
 
 	test_duration();
