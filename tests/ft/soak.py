@@ -68,7 +68,9 @@ def store_rss_kb(pid, store):
     """Resident kB of pid's mappings of the store's shared regions
     (__db.001...): the Berkeley DB cache every process of the store
     shares.  It grows as the databases do, up to the cache size, and is
-    no memory of the process's own."""
+    no memory of the process's own.  Regions a recovery replaced, which
+    a process may still map ("(deleted)"), are not counted here: they
+    are that process's to free."""
     prefix = os.path.join(store, "__db.")
     total, inside = 0, False
     with open("/proc/%d/smaps" % pid) as f:
@@ -200,18 +202,27 @@ def restarts_logged(srv):
         return []
 
 
-def error_lines(srv, limit=20):
-    """The error lines of the daemons' logs (why one exited)."""
-    out = []
-    for fn in ("sm.log", "sm.out", "c2s.log", "c2s.out", "web.log"):
+DAEMON_LOGS = ("sm.log", "c2s.log", "web.log")
+
+
+def log_lines(srv, names):
+    """(file name, line) of each of the daemons' logs in names that
+    exists, in that order."""
+    for fn in names:
         try:
             with open(os.path.join(srv.dir, "log", fn),
                       errors="replace") as f:
-                out.extend("%s: %s" % (fn, x.strip()) for x in f
-                           if "[error]" in x or ": error:" in x or
-                           "[crit]" in x)
+                for x in f:
+                    yield fn, x
         except OSError:
             pass
+
+
+def error_lines(srv, limit=20):
+    """The error lines of the daemons' logs (why one exited)."""
+    out = ["%s: %s" % (fn, x.strip()) for fn, x in log_lines(
+        srv, ("sm.log", "sm.out", "c2s.log", "c2s.out", "web.log"))
+        if "[error]" in x or ": error:" in x or "[crit]" in x]
     return out[-limit:]
 
 
@@ -219,31 +230,19 @@ def panics(srv):
     """{log file: lines that report a panicked environment}: with nothing
     killed, each says some process left from inside the store."""
     out = {}
-    for fn in ("sm.log", "c2s.log", "web.log"):
-        try:
-            with open(os.path.join(srv.dir, "log", fn),
-                      errors="replace") as f:
-                n = sum(1 for x in f if "PANIC" in x or "run recovery" in x)
-        except OSError:
-            continue
-        if n:
-            out[fn] = n
+    for fn, x in log_lines(srv, DAEMON_LOGS):
+        if "PANIC" in x or "run recovery" in x:
+            out[fn] = out.get(fn, 0) + 1
     return out
 
 
 def died_inside(srv):
     """PIDs the daemons' failchk found dead inside Berkeley DB."""
     out = set()
-    for fn in ("sm.log", "c2s.log", "web.log"):
-        try:
-            with open(os.path.join(srv.dir, "log", fn),
-                      errors="replace") as f:
-                for x in f:
-                    m = re.search(r"Thread/process (\d+)/\d+ failed", x)
-                    if m:
-                        out.add(int(m.group(1)))
-        except OSError:
-            pass
+    for _, x in log_lines(srv, DAEMON_LOGS):
+        m = re.search(r"Thread/process (\d+)/\d+ failed", x)
+        if m:
+            out.add(int(m.group(1)))
     return sorted(out)
 
 
