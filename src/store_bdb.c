@@ -572,9 +572,8 @@ is_alive(DB_ENV *env, pid_t pid, db_threadid_t tid, u_int32_t flags)
  * would therefore unlock this process's slot (and, during an open, the
  * registry lock Berkeley DB holds meanwhile); the next opener would take
  * this live process for a dead one and recover the environment under
- * everyone.  That happened: a 10-minute soak with nothing killed logged
- * 65 panics, each right after a slow failchk had made a daemon read the
- * registry.  So the descriptor used for reading is never closed: one per
+ * everyone (tests/store/registry shows the lock going).  So the
+ * descriptor used for reading is never closed: one per
  * registry file (device and inode) this process has looked at, a handful
  * at most; a file replaced meanwhile gets a new one and the old one stays.
  */
