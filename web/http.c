@@ -127,6 +127,8 @@ struct defer_job {
 	struct web_req *q;
 	void (*fn)(struct web_req *q, void *arg);
 	void *arg;
+	pthread_t thread;
+	struct defer_job *next;   /* on web.finished, once the thread is done */
 };
 
 /* One of the two things web__http_stop waits for is over: a worker
@@ -154,7 +156,6 @@ defer_main(void *p)
 	q->worked = 1;
 	closing = q->reg_closing;
 	q->reg_closing = NULL;
-	free(job);
 	/* q belongs to the connection again (on_completed counts it done);
 	 * the thread itself counts until the resume call has returned, since
 	 * that call still touches the daemon after the connection may have
@@ -163,8 +164,36 @@ defer_main(void *p)
 	/* the visitor has the answer: the XMPP connection's clean end
 	 * need not delay it */
 	web__register_close(closing);
-	work_done(w, &w->workers);
+	/* Done with MHD; the thread is joined, not detached.  Its exit still
+	 * runs the libraries' thread-local destructors (OpenSSL's among
+	 * them), and those must not overlap the process's own exit, where
+	 * OpenSSL cleans up at exit: web__http_stop joins every thread. */
+	pthread_mutex_lock(&w->work_lock);
+	w->workers--;
+	job->thread = pthread_self();
+	job->next = w->finished;
+	w->finished = job;
+	pthread_cond_broadcast(&w->work_cond);
+	pthread_mutex_unlock(&w->work_lock);
 	return NULL;
+}
+
+/* Join the worker threads that have finished (each is at its return, or
+ * past it). */
+static void
+reap_finished(struct web *w)
+{
+	struct defer_job *job, *next;
+
+	pthread_mutex_lock(&w->work_lock);
+	job = w->finished;
+	w->finished = NULL;
+	pthread_mutex_unlock(&w->work_lock);
+	for (; job; job = next) {
+		next = job->next;
+		pthread_join(job->thread, NULL);
+		free(job);
+	}
 }
 
 int
@@ -172,11 +201,12 @@ web__defer(struct web_req *q, void (*fn)(struct web_req *q, void *arg),
            void *arg)
 {
 	struct web *w = q->w;
-	struct defer_job *job = inv__malloc(sizeof(*job));
-	pthread_attr_t attr;
+	struct defer_job *job;
 	pthread_t t;
 	int r;
 
+	reap_finished(w);
+	job = inv__calloc(1, sizeof(*job));
 	if (!job)
 		return -1;
 	job->q = q;
@@ -188,10 +218,7 @@ web__defer(struct web_req *q, void (*fn)(struct web_req *q, void *arg),
 	pthread_mutex_unlock(&w->work_lock);
 	q->in_work = 1;
 	MHD_suspend_connection(q->c);
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	r = pthread_create(&t, &attr, defer_main, job);
-	pthread_attr_destroy(&attr);
+	r = pthread_create(&t, NULL, defer_main, job);
 	if (r != 0) {
 		q->in_work = 0;
 		MHD_resume_connection(q->c);
@@ -622,6 +649,7 @@ web__http_stop(struct web *w, struct MHD_Daemon **d)
 		         left == 1 ? " is" : "s are");
 		return -1;
 	}
+	reap_finished(w);
 	/* (when time ran out with an answer unsent, this closes it) */
 	MHD_stop_daemon(*d);
 	*d = NULL;

@@ -234,6 +234,7 @@ struct web {
 	pthread_cond_t work_cond;
 	unsigned workers;     /* worker threads not yet done with MHD */
 	unsigned unanswered;  /* their requests, until completed */
+	struct defer_job *finished;  /* threads done, to be joined */
 };
 
 /* http.c: start and stop the HTTP server. */
