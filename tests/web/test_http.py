@@ -451,13 +451,15 @@ def slow_server_tests():
         out.clear()
         th = threading.Thread(target=post)
         th.start()
-        accepted.wait(30)
+        waited = accepted.wait(30)
         rc = s2.stop()
         th.join(60)
-        if not t.ok(rc == 0 and "r" in out and out["r"].status == 503,
+        if not t.ok(waited and rc == 0 and "r" in out and
+                    out["r"].status == 503,
                     "SIGTERM during a registration: it is answered, clean exit"):
-            t.diag("exit status %r, answer %r, error %r" % (
-                rc, out["r"].status if "r" in out else None, out.get("error")))
+            t.diag("connected %r, exit status %r, answer %r, error %r" % (
+                waited, rc, out["r"].status if "r" in out else None,
+                out.get("error")))
             # an abort under the sanitizers explains itself in the log
             for line in s2.log_text().splitlines()[-40:]:
                 t.diag(line)

@@ -24,18 +24,30 @@ INVITECTL = os.path.join(BUILDDIR, "invitectl")
 
 
 class Tap:
+    """TAP output.  The details of each failure (its detail, and the diag
+    lines printed right after it) are repeated before the plan, where the
+    tail of the log that CI shows will hold them."""
+
+    RECAP_LINES = 60
+
     def __init__(self):
         self.n = 0
         self.failed = 0
+        self.recap = []          # (test line, [detail lines])
+        self.last_failed = False
 
     def ok(self, cond, name, detail=None):
         self.n += 1
+        line = "%s %d - %s" % ("ok" if cond else "not ok", self.n, name)
+        print(line)
+        self.last_failed = not cond
         if not cond:
             self.failed += 1
-        print("%s %d - %s" % ("ok" if cond else "not ok", self.n, name))
-        if not cond and detail is not None:
-            for line in str(detail).splitlines()[:20]:
-                print("#   " + line)
+            self.recap.append((line, []))
+            if detail is not None:
+                for d in str(detail).splitlines()[:20]:
+                    print("#   " + d)
+                    self.recap[-1][1].append("  " + d)
         sys.stdout.flush()
         return cond
 
@@ -45,9 +57,17 @@ class Tap:
     def diag(self, msg):
         for line in str(msg).splitlines():
             print("# " + line)
+            if self.last_failed:
+                self.recap[-1][1].append(line)
         sys.stdout.flush()
 
     def done(self):
+        if self.recap:
+            print("# recap of the failures:")
+            for line, details in self.recap:
+                print("# " + line)
+                for d in details[-self.RECAP_LINES:]:
+                    print("#   " + d)
         print("1..%d" % self.n)
         sys.stdout.flush()
         return 1 if self.failed else 0
