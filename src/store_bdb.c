@@ -25,9 +25,10 @@
  * destroying a mutex that a thread of ours waits on (seen in the fault
  * tests, glibc 2.36).  The monitor then logs one line and calls the
  * process's hang handler (invites_set_hang_handler(): daemons exit there
- * and are restarted); the library itself never exits.  failchk runs every
- * WATCHDOG_MS in the watchdog thread, checkpoints in a third thread, so
- * neither can silence the other.  The threads run with INVITES_OPEN_DAEMON
+ * and are restarted); the library itself never exits.  The watchdog
+ * thread looks every WATCHDOG_MS and runs failchk when a registered
+ * process has died or a call is slow (failchk_due says why not always),
+ * checkpoints run in a third thread, so neither can silence the other.  The threads run with INVITES_OPEN_DAEMON
  * (checkpoints too) and in any process that set a hang handler
  * (invitectl).
  *
@@ -79,6 +80,13 @@ static const char *const db_files[] = {
 #define THREAD_COUNT 128
 #define LOG_MAX (1024 * 1024)
 #define WATCHDOG_MS 100
+/* failchk also runs (see failchk_due) when a call of ours has been inside
+ * Berkeley DB for FC_SLOW_MS, and at least every FC_BACKSTOP_MS; the
+ * dead registered processes it was run for, up to FC_HANDLED, are not run
+ * for again. */
+#define FC_SLOW_MS 500
+#define FC_BACKSTOP_MS 10000
+#define FC_HANDLED 32
 #define CHECKPOINT_MS 1000    /* every second ... */
 #define CHECKPOINT_KB 1024    /* ... when 1 MB of log was written */
 #define CHECKPOINT_MIN 1      /* ... or a minute has passed */
@@ -144,7 +152,11 @@ struct inv__backend {
 	/* stop requests, one per thread (THR_*), under wd_lock */
 	int stop[3];
 	int hang_reported;             /* monitor thread only */
-	atomic_uint_fast64_t wd_ticks; /* completed failchk passes (tests) */
+	atomic_uint_fast64_t wd_ticks; /* completed watchdog passes (tests) */
+	/* the watchdog's own (see failchk_due) */
+	int64_t fc_last;               /* its last failchk, monotonic ms */
+	unsigned fc_nhandled;          /* dead processes it has run it for */
+	uint64_t fc_handled[FC_HANDLED];
 	/* the writers' gate: its file (-1: none), held exclusively while
 	 * opening, and this process's writers inside, under gate_lock */
 	int gate_fd;
@@ -624,30 +636,32 @@ registry_fd(const char *path)
 }
 
 /*
- * 1 when the store's process registry (DB_REGISTER's __db.register: one
- * slot of REG_SLOT bytes per process, a right-aligned PID, or 'X' when
- * free) names a process that is gone.  Only then can a call never
- * return; a call that is merely slow (a loaded machine, valgrind) must
- * not count as a hang.  Reads a file and /proc, nothing of Berkeley DB's.
- * 0 when the registry cannot be read.
+ * The process registry (DB_REGISTER's __db.register): one slot of
+ * REG_SLOT bytes per process, a right-aligned PID, or 'X' when free.
+ * registry_scan() lists the slots whose process is gone, as
+ * (slot << 32 | pid), up to max of them, and counts them all in *n_r.
+ * Reads a file and /proc, nothing of Berkeley DB's; -1 when the registry
+ * cannot be read.
  */
 #define REG_SLOT 25
 
-int
-inv__bdb_registry_dead(const char *dir)
+static int
+registry_scan(const char *dir, uint64_t *dead, unsigned max, unsigned *n_r)
 {
 	char path[4096], buf[REG_SLOT * 256 + 1], *line, *nl, *p;
 	ssize_t n;
 	size_t len = 0;
+	uint64_t slot;
 	long pid;
-	int fd, dead = 0;
+	int fd;
 
+	*n_r = 0;
 	if (snprintf(path, sizeof(path), "%s/__db.register", dir) >=
 	    (int)sizeof(path))
-		return 0;
+		return -1;
 	fd = registry_fd(path);
 	if (fd < 0)
-		return 0;
+		return -1;
 	while (len < sizeof(buf) - 1 &&
 	       (n = pread(fd, buf + len, sizeof(buf) - 1 - len,
 	                  (off_t)len)) > 0)
@@ -656,8 +670,8 @@ inv__bdb_registry_dead(const char *dir)
 	/* only well-formed slots count: REG_SLOT - 1 characters, blanks
 	 * then digits, and a newline (a process that died registering may
 	 * have left a partial one) */
-	for (line = buf; !dead && (nl = strchr(line, '\n')) != NULL;
-	     line = nl + 1) {
+	for (line = buf, slot = 0; (nl = strchr(line, '\n')) != NULL;
+	     line = nl + 1, slot++) {
 		if (nl - line != REG_SLOT - 1)
 			continue;
 		for (p = line; p < nl && *p == ' '; p++)
@@ -665,10 +679,26 @@ inv__bdb_registry_dead(const char *dir)
 		if (p == nl || strspn(p, "0123456789") != (size_t)(nl - p))
 			continue;
 		pid = strtol(p, NULL, 10);
-		if (pid > 0 && pid != (long)getpid())
-			dead = !proc_alive((pid_t)pid);
+		if (pid <= 0 || pid == (long)getpid() || proc_alive((pid_t)pid))
+			continue;
+		if (*n_r < max)
+			dead[*n_r] = slot << 32 | (uint64_t)(uint32_t)pid;
+		(*n_r)++;
 	}
-	return dead;
+	return 0;
+}
+
+/*
+ * 1 when the registry names a process that is gone.  Only then can a
+ * call never return; a call that is merely slow (a loaded machine,
+ * valgrind) must not count as a hang.  0 when it cannot be read.
+ */
+int
+inv__bdb_registry_dead(const char *dir)
+{
+	unsigned n;
+
+	return registry_scan(dir, NULL, 0, &n) == 0 && n > 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1917,37 +1947,100 @@ monitor_main(void *arg)
 }
 
 /*
- * The watchdog: failchk every WATCHDOG_MS.  A process that died inside
- * Berkeley DB holds mutexes that would block us forever: failchk notices
- * and fails the environment; one that died between calls held locks,
- * which failchk releases by aborting its transaction.
+ * When the watchdog runs failchk.  It looks every WATCHDOG_MS, but runs
+ * failchk only when there can be something for it to find:
+ *   - on its first pass;
+ *   - when the registry names a dead process that it has not run failchk
+ *     for yet: every process of ours opens with DB_REGISTER, and only a
+ *     process that dies with the store open (it is then still named
+ *     there) can leave a mutex, a lock or a transaction behind;
+ *   - when the registry cannot be read (as before: every pass);
+ *   - when a call of this process has been inside Berkeley DB for
+ *     FC_SLOW_MS (something may hold what it waits for: a program that
+ *     did not register, db5.3_stat for one);
+ *   - FC_BACKSTOP_MS after its last run, whatever the rest says.
+ * Why not every pass: Berkeley DB 5.3's failchk (__env_in_api) reads a
+ * thread slot without a lock.  Once the thread table is full, every new
+ * thread takes over the slot of a thread that is gone; when that happens
+ * between failchk's reading the slot's dead owner and its reading the
+ * slot's state again, failchk reports the new, live owner as "Thread
+ * died in Berkeley DB library" and the environment panics, with nothing
+ * killed.  A 10-minute soak met this 5 to 7 times, naming short-lived
+ * invitectl runs that went on and exited 0 (bench/FAULTS.md, section 6).
+ * Running failchk only when a process has died, or something is slow,
+ * leaves it that window only then.  The dead processes it was run for
+ * are given in dead[0..n) (n > FC_HANDLED: too many to remember, so it
+ * runs every pass while they stay).  Watchdog thread only.
+ */
+static int
+failchk_due(struct inv__backend *be, uint64_t *dead, unsigned *n_r)
+{
+	int64_t now = inv__monotonic_ms(), since;
+	unsigned i, j;
+	int due = be->fc_last == 0 || now - be->fc_last >= FC_BACKSTOP_MS;
+
+	if (registry_scan(be->path, dead, FC_HANDLED, n_r) != 0) {
+		*n_r = FC_HANDLED + 1;
+		return 1;
+	}
+	for (i = 0; i < BUSY_SLOTS && !due; i++) {
+		since = atomic_load(&be->busy[i]);
+		due = since != 0 && now - since >= FC_SLOW_MS;
+	}
+	if (*n_r > FC_HANDLED)
+		return 1;
+	for (i = 0; i < *n_r && !due; i++) {
+		for (j = 0; j < be->fc_nhandled; j++)
+			if (be->fc_handled[j] == dead[i])
+				break;
+		due = j == be->fc_nhandled;
+	}
+	return due;
+}
+
+/*
+ * The watchdog.  A process that died inside Berkeley DB holds mutexes
+ * that would block us forever: failchk notices and fails the
+ * environment; one that died between calls held locks, which failchk
+ * releases by aborting its transaction.
  */
 static void *
 watchdog_main(void *arg)
 {
 	struct inv__backend *be = arg;
+	uint64_t dead[FC_HANDLED];
+	unsigned ndead;
 	int ret;
 
 	pthread_mutex_lock(&be->wd_lock);
 	while (!wd_wait(be, THR_WATCHDOG, WATCHDOG_MS)) {
 		pthread_mutex_unlock(&be->wd_lock);
-		if (!atomic_load(&be->panicked)) {
+		if (!atomic_load(&be->panicked) &&
+		    !failchk_due(be, dead, &ndead)) {
+			atomic_fetch_add(&be->wd_ticks, 1);
+		} else if (!atomic_load(&be->panicked)) {
 			/* (aborting a dead process's transaction writes) */
 			gate_enter(be, 0);
 			atomic_store(&be->fc_since, inv__monotonic_ms());
 			ret = be->env->failchk(be->env, 0);
 			atomic_store(&be->fc_since, 0);
 			inv__bdb_write_leave(be);
+			be->fc_last = inv__monotonic_ms();
 			if (ret == DB_RUNRECOVERY) {
 				set_panicked(be, "failchk found a process that died "
 				                 "inside Berkeley DB");
 				panic_region(be);
-			} else if (ret != 0)
+			} else if (ret != 0) {
 				inv__log(INVITES_LOG_WARNING,
 				         "invite store %s: failchk: %s", be->path,
 				         db_strerror(ret));
-			else
+			} else {
+				/* (those dead before it began: it saw them) */
+				be->fc_nhandled = ndead <= FC_HANDLED ? ndead : 0;
+				memcpy(be->fc_handled, dead,
+				       be->fc_nhandled * sizeof(dead[0]));
 				atomic_fetch_add(&be->wd_ticks, 1);
+			}
 		}
 		pthread_mutex_lock(&be->wd_lock);
 	}
