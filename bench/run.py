@@ -864,7 +864,12 @@ class Bench:
               "tree; `BENCH_ARGS='--only m1,m3 --keep'` runs a subset and keeps "
               "the work directory. The programs are in the build tree's "
               "`bench/` and take the arguments shown per section; run them as "
-              "an unprivileged user. See bench/README.md.", ""]
+              "an unprivileged user. See bench/README.md.", "",
+              "Other figures: fault injection and the soak (trials, stalls, "
+              "losses, RSS and descriptors over time) in bench/FAULTS.md, "
+              "written by hand from `make check` (tests/ft/faults.py) and "
+              "`make soak`; the web daemon in bench/RESULTS-web.md "
+              "(`make bench-web`).", ""]
         return "\n".join(L)
 
     def cmd_block(self, key):
