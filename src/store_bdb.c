@@ -1970,32 +1970,38 @@ monitor_main(void *arg)
  * Running failchk only when a process has died, or something is slow,
  * leaves it that window only then.  The dead processes it was run for
  * are given in dead[0..n) (n > FC_HANDLED: too many to remember, so it
- * runs every pass while they stay).  Watchdog thread only.
+ * runs every pass while they stay).  Returns why failchk is due (logged
+ * at debug level), or NULL.  Watchdog thread only.
  */
-static int
+static const char *
 failchk_due(struct inv__backend *be, uint64_t *dead, unsigned *n_r)
 {
 	int64_t now = inv__monotonic_ms(), since;
 	unsigned i, j;
-	int due = be->fc_last == 0 || now - be->fc_last >= FC_BACKSTOP_MS;
 
 	if (registry_scan(be->path, dead, FC_HANDLED, n_r) != 0) {
 		*n_r = FC_HANDLED + 1;
-		return 1;
+		return "the registry cannot be read";
 	}
-	for (i = 0; i < BUSY_SLOTS && !due; i++) {
-		since = atomic_load(&be->busy[i]);
-		due = since != 0 && now - since >= FC_SLOW_MS;
-	}
+	if (be->fc_last == 0)
+		return "first pass";
 	if (*n_r > FC_HANDLED)
-		return 1;
-	for (i = 0; i < *n_r && !due; i++) {
+		return "a registered process died";
+	for (i = 0; i < *n_r; i++) {
 		for (j = 0; j < be->fc_nhandled; j++)
 			if (be->fc_handled[j] == dead[i])
 				break;
-		due = j == be->fc_nhandled;
+		if (j == be->fc_nhandled)
+			return "a registered process died";
 	}
-	return due;
+	for (i = 0; i < BUSY_SLOTS; i++) {
+		since = atomic_load(&be->busy[i]);
+		if (since != 0 && now - since >= FC_SLOW_MS)
+			return "a call is slow";
+	}
+	if (now - be->fc_last >= FC_BACKSTOP_MS)
+		return "periodic";
+	return NULL;
 }
 
 /*
@@ -2010,15 +2016,19 @@ watchdog_main(void *arg)
 	struct inv__backend *be = arg;
 	uint64_t dead[FC_HANDLED];
 	unsigned ndead;
+	const char *why;
 	int ret;
 
 	pthread_mutex_lock(&be->wd_lock);
 	while (!wd_wait(be, THR_WATCHDOG, WATCHDOG_MS)) {
 		pthread_mutex_unlock(&be->wd_lock);
-		if (!atomic_load(&be->panicked) &&
-		    !failchk_due(be, dead, &ndead)) {
+		if (atomic_load(&be->panicked)) {
+			/* (the handle is being replaced) */
+		} else if ((why = failchk_due(be, dead, &ndead)) == NULL) {
 			atomic_fetch_add(&be->wd_ticks, 1);
-		} else if (!atomic_load(&be->panicked)) {
+		} else {
+			inv__log(INVITES_LOG_DEBUG, "invite store %s: failchk (%s)",
+			         be->path, why);
 			/* (aborting a dead process's transaction writes) */
 			gate_enter(be, 0);
 			atomic_store(&be->fc_since, inv__monotonic_ms());

@@ -14,12 +14,19 @@
  * process then asks the kernel (F_GETLK) whether the child still holds
  * the lock on its slot, and opens the store itself to check that it
  * found nothing to recover.  A second child registers and leaves without
- * closing: the registry must name it as gone.  No timed assertion.
+ * closing: the registry must name it as gone.
+ *
+ * The registry also decides when a daemon's watchdog runs failchk (see
+ * failchk_due in store_bdb.c): not for processes that closed the store
+ * and exited, once for one that died with it open.  The watchdog says why
+ * it runs failchk in a debug log line, which this process counts.  No
+ * timed assertion: waits are counted in watchdog passes.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +37,7 @@
 #include "tap.h"
 #include "store/helpers.h"
 #include "ft.h"
+#include "store.h"
 
 #define SLOT 25 /* DB_REGISTER's slot: a right-aligned PID and '\n' */
 
@@ -102,6 +110,125 @@ reader(struct invites_config *cfg, int reads, int in, int out)
 		c = 0;
 	invites_store_close(&st);
 	return 0;
+}
+
+/* failchk runs of this process's watchdog, by reason (its log lines) */
+static pthread_mutex_t fc_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned fc_died, fc_first, fc_other;
+
+static void
+count_failchk(void *ctx, int level, const char *msg)
+{
+	(void)ctx;
+	(void)level;
+	pthread_mutex_lock(&fc_lock);
+	if (strstr(msg, "failchk (a registered process died)"))
+		fc_died++;
+	else if (strstr(msg, "failchk (first pass)"))
+		fc_first++;
+	else if (strstr(msg, "failchk ("))
+		fc_other++;
+	pthread_mutex_unlock(&fc_lock);
+}
+
+static unsigned
+failchk_died(void)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&fc_lock);
+	n = fc_died;
+	pthread_mutex_unlock(&fc_lock);
+	return n;
+}
+
+/* Wait for n more passes of st's watchdog (at most about 30 s); 0 when
+ * they came. */
+static int
+watchdog_passes(struct invites_store *st, unsigned n)
+{
+	uint64_t t0, t;
+	int i;
+
+	inv__store_watchdog(st, &t0);
+	for (i = 0; i < 3000; i++) {
+		if (inv__store_watchdog(st, &t) != 0)
+			return -1;  /* (the environment failed) */
+		if (t >= t0 + n)
+			return 0;
+		usleep(10000);
+	}
+	return -1;
+}
+
+/* A child that opens the store and exits: closing it first, or not. */
+static int
+open_and_exit(struct invites_config *cfg, int close_it)
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		struct invites_store *cst = NULL;
+
+		if (invites_store_open(cfg, 0, &cst) != 0)
+			_exit(2);
+		if (close_it)
+			invites_store_close(&cst);
+		_exit(0);
+	}
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	return status;
+}
+
+/* 3. when the watchdog runs failchk */
+static void
+failchk_runs(struct invites_config *cfg)
+{
+	struct invites_store *st = NULL;
+	unsigned before, i, bad = 0;
+	int rc;
+
+	invites_set_log(count_failchk, NULL);
+	rc = invites_store_open(cfg, INVITES_OPEN_DAEMON, &st);
+	ok(rc == 0, "a daemon opens the store (%s)", invites_strerror(rc));
+	if (rc != 0)
+		return;
+	ok(watchdog_passes(st, 3) == 0, "its watchdog makes passes");
+	pthread_mutex_lock(&fc_lock);
+	ok(fc_first == 1, "it ran failchk on its first pass (%u)", fc_first);
+	pthread_mutex_unlock(&fc_lock);
+
+	before = failchk_died();
+	for (i = 0; i < 20; i++)
+		if (open_and_exit(cfg, 1) != 0)
+			bad++;
+	ok(bad == 0, "20 processes opened the store, closed it and exited "
+	   "(%u did not)", bad);
+	ok(watchdog_passes(st, 5) == 0, "the watchdog made 5 more passes");
+	ok(failchk_died() == before,
+	   "none of them made it run failchk for a dead process (%u runs)",
+	   failchk_died() - before);
+
+	ok(open_and_exit(cfg, 0) == 0,
+	   "a process opened the store and exited without closing it");
+	ok(watchdog_passes(st, 3) == 0, "the watchdog made 3 more passes");
+	ok(failchk_died() == before + 1,
+	   "it ran failchk once for that process (%u runs)",
+	   failchk_died() - before);
+	ok(watchdog_passes(st, 10) == 0, "and 10 more passes");
+	ok(failchk_died() == before + 1,
+	   "not again for the same process (%u runs)",
+	   failchk_died() - before);
+	invites_store_close(&st);
+	invites_set_log(NULL, NULL);
+	pthread_mutex_lock(&fc_lock);
+	diag("failchk runs for other reasons (slow calls, periodic): %u",
+	     fc_other);
+	pthread_mutex_unlock(&fc_lock);
 }
 
 int
@@ -186,6 +313,8 @@ main(void)
 	ok(rc == 0, "the next opener recovers the store (%s)",
 	   invites_strerror(rc));
 	invites_store_close(&st);
+
+	failchk_runs(cfg);
 
 	invites_config_free(&cfg);
 	helper_rm_rf(base);
