@@ -338,15 +338,10 @@ attempt(const struct web_reg_req *req, char *text_r, size_t text_size,
 	 * drops them would still have every sent stanza, the password
 	 * included, printed into a buffer first) */
 	c->ctx = xmpp_ctx_new(NULL, NULL);
-	if (!c->ctx) {
-		free(c);
-		return WEB_REG_ERROR;
-	}
-	c->conn = xmpp_conn_new(c->ctx);
+	c->conn = c->ctx ? xmpp_conn_new(c->ctx) : NULL;
 	if (!c->conn) {
-		xmpp_ctx_free(c->ctx);
-		free(c);
-		return WEB_REG_ERROR;
+		res = WEB_REG_ERROR;
+		goto unmade;
 	}
 	flags = XMPP_CONN_FLAG_DISABLE_SM;
 	if (req->tls != WEB_TLS_VERIFY)
@@ -356,10 +351,8 @@ attempt(const struct web_reg_req *req, char *text_r, size_t text_size,
 	xmpp_conn_set_jid(c->conn, req->domain);
 	if (xmpp_connect_raw(c->conn, req->host, req->port, on_conn, r) !=
 	    XMPP_EOK) {
-		xmpp_conn_release(c->conn);
-		xmpp_ctx_free(c->ctx);
-		free(c);
-		return WEB_REG_UNAVAILABLE;
+		res = WEB_REG_UNAVAILABLE;
+		goto unmade;
 	}
 	while (r->state != ST_DONE && inv__monotonic_ms() < deadline)
 		xmpp_run_once(c->ctx, 20);
@@ -377,6 +370,15 @@ attempt(const struct web_reg_req *req, char *text_r, size_t text_size,
 	r->text = NULL;
 	r->text_size = 0;
 	*c_r = c;
+	return res;
+
+unmade:
+	/* no connection was made: nothing to close */
+	if (c->conn)
+		xmpp_conn_release(c->conn);
+	if (c->ctx)
+		xmpp_ctx_free(c->ctx);
+	free(c);
 	return res;
 }
 
