@@ -42,6 +42,17 @@ int inv__bdb_is_db_file(const char *name);
 /* 1 when the process registry of the store in dir names a process that
  * is gone; never drops this process's own registry locks. */
 int inv__bdb_registry_dead(const char *dir);
+/* Why a daemon's watchdog ran failchk (see failchk_due), and how often
+ * the watchdogs of this process did, by reason. */
+enum {
+	INV__FC_FIRST,       /* its first pass */
+	INV__FC_DIED,        /* a registered process died */
+	INV__FC_UNREADABLE,  /* the registry cannot be read */
+	INV__FC_SLOW,        /* a call of this process is slow */
+	INV__FC_PERIODIC,    /* none of those for a while */
+	INV__FC_NREASONS
+};
+void inv__bdb_failchk_runs(unsigned long out[INV__FC_NREASONS]);
 
 /* ---- store_bdb_ft.c ---- */
 

@@ -635,6 +635,31 @@ registry_fd(const char *path)
 	return fd;
 }
 
+/* This process has closed its environment handle on the store in dir:
+ * Berkeley DB has closed its own descriptor of the registry, so this
+ * process holds no lock there any more, and the descriptor kept for
+ * reading can go (a process that opens many stores, one after another,
+ * would otherwise fill the table and lose sight of the registry). */
+static void
+registry_forget(const char *dir)
+{
+	char path[4096];
+	struct stat st;
+	int i;
+
+	if (snprintf(path, sizeof(path), "%s/__db.register", dir) >=
+	    (int)sizeof(path) || stat(path, &st) != 0)
+		return;
+	pthread_mutex_lock(&reg_fds_lock);
+	for (i = 0; i < reg_nfds; i++)
+		if (reg_fds[i].dev == st.st_dev && reg_fds[i].ino == st.st_ino) {
+			close(reg_fds[i].fd);
+			reg_fds[i] = reg_fds[--reg_nfds];
+			break;
+		}
+	pthread_mutex_unlock(&reg_fds_lock);
+}
+
 /*
  * The process registry (DB_REGISTER's __db.register): one slot of
  * REG_SLOT bytes per process, a right-aligned PID, or 'X' when free.
@@ -1970,10 +1995,10 @@ monitor_main(void *arg)
  * Running failchk only when a process has died, or something is slow,
  * leaves it that window only then.  The dead processes it was run for
  * are given in dead[0..n) (n > FC_HANDLED: too many to remember, so it
- * runs every pass while they stay).  Returns why failchk is due (logged
- * at debug level), or NULL.  Watchdog thread only.
+ * runs every pass while they stay).  Returns why failchk is due (an
+ * INV__FC_* reason, counted for tests), or -1.  Watchdog thread only.
  */
-static const char *
+static int
 failchk_due(struct inv__backend *be, uint64_t *dead, unsigned *n_r)
 {
 	int64_t now = inv__monotonic_ms(), since;
@@ -1981,27 +2006,39 @@ failchk_due(struct inv__backend *be, uint64_t *dead, unsigned *n_r)
 
 	if (registry_scan(be->path, dead, FC_HANDLED, n_r) != 0) {
 		*n_r = FC_HANDLED + 1;
-		return "the registry cannot be read";
+		return INV__FC_UNREADABLE;
 	}
 	if (be->fc_last == 0)
-		return "first pass";
+		return INV__FC_FIRST;
 	if (*n_r > FC_HANDLED)
-		return "a registered process died";
+		return INV__FC_DIED;
 	for (i = 0; i < *n_r; i++) {
 		for (j = 0; j < be->fc_nhandled; j++)
 			if (be->fc_handled[j] == dead[i])
 				break;
 		if (j == be->fc_nhandled)
-			return "a registered process died";
+			return INV__FC_DIED;
 	}
 	for (i = 0; i < BUSY_SLOTS; i++) {
 		since = atomic_load(&be->busy[i]);
 		if (since != 0 && now - since >= FC_SLOW_MS)
-			return "a call is slow";
+			return INV__FC_SLOW;
 	}
 	if (now - be->fc_last >= FC_BACKSTOP_MS)
-		return "periodic";
-	return NULL;
+		return INV__FC_PERIODIC;
+	return -1;
+}
+
+/* failchk runs of this process's watchdogs, by reason (for tests) */
+static atomic_ulong fc_runs[INV__FC_NREASONS];
+
+void
+inv__bdb_failchk_runs(unsigned long out[INV__FC_NREASONS])
+{
+	int i;
+
+	for (i = 0; i < INV__FC_NREASONS; i++)
+		out[i] = atomic_load(&fc_runs[i]);
 }
 
 /*
@@ -2016,19 +2053,17 @@ watchdog_main(void *arg)
 	struct inv__backend *be = arg;
 	uint64_t dead[FC_HANDLED];
 	unsigned ndead;
-	const char *why;
-	int ret;
+	int why, ret;
 
 	pthread_mutex_lock(&be->wd_lock);
 	while (!wd_wait(be, THR_WATCHDOG, WATCHDOG_MS)) {
 		pthread_mutex_unlock(&be->wd_lock);
 		if (atomic_load(&be->panicked)) {
 			/* (the handle is being replaced) */
-		} else if ((why = failchk_due(be, dead, &ndead)) == NULL) {
+		} else if ((why = failchk_due(be, dead, &ndead)) < 0) {
 			atomic_fetch_add(&be->wd_ticks, 1);
 		} else {
-			inv__log(INVITES_LOG_DEBUG, "invite store %s: failchk (%s)",
-			         be->path, why);
+			atomic_fetch_add(&fc_runs[why], 1);
 			/* (aborting a dead process's transaction writes) */
 			gate_enter(be, 0);
 			atomic_store(&be->fc_since, inv__monotonic_ms());
@@ -2335,7 +2370,7 @@ static struct inv__backend failed_backend;
 static void
 bdb_close(struct inv__backend *be)
 {
-	int slot, ret;
+	int slot, ret, closed;
 
 	if (be == NULL || be == &failed_backend)
 		return;
@@ -2366,13 +2401,18 @@ bdb_close(struct inv__backend *be)
 		return;
 	}
 	/* (still a watched call: detaching takes region mutexes) */
-	if (be->env != NULL) {
+	closed = be->env != NULL;
+	if (closed) {
 		(void)be->env->close(be->env, 0);
 		be->env = NULL;
 	}
 	inv__bdb_busy_leave(be, slot);
 	inv__bdb_write_leave(be);
 	monitor_stop(be);
+	/* (before unregister_open: no new handle of this process on the
+	 * store can have read the registry yet) */
+	if (closed)
+		registry_forget(be->path);
 	unregister_open(be);
 	gate_close(be);
 	pthread_mutex_destroy(&be->gate_lock);

@@ -18,15 +18,15 @@
  *
  * The registry also decides when a daemon's watchdog runs failchk (see
  * failchk_due in store_bdb.c): not for processes that closed the store
- * and exited, once for one that died with it open.  The watchdog says why
- * it runs failchk in a debug log line, which this process counts.  No
- * timed assertion: waits are counted in watchdog passes.
+ * and exited, once for one that died with it open; and a process that
+ * opens one store after another can read each one's registry.  The
+ * library counts failchk runs by reason for this test.  No timed
+ * assertion: waits are counted in watchdog passes.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,34 +112,14 @@ reader(struct invites_config *cfg, int reads, int in, int out)
 	return 0;
 }
 
-/* failchk runs of this process's watchdog, by reason (its log lines) */
-static pthread_mutex_t fc_lock = PTHREAD_MUTEX_INITIALIZER;
-static unsigned fc_died, fc_first, fc_other;
-
-static void
-count_failchk(void *ctx, int level, const char *msg)
+/* failchk runs of this process's watchdogs for reason r */
+static unsigned long
+failchk_runs_for(int r)
 {
-	(void)ctx;
-	(void)level;
-	pthread_mutex_lock(&fc_lock);
-	if (strstr(msg, "failchk (a registered process died)"))
-		fc_died++;
-	else if (strstr(msg, "failchk (first pass)"))
-		fc_first++;
-	else if (strstr(msg, "failchk ("))
-		fc_other++;
-	pthread_mutex_unlock(&fc_lock);
-}
+	unsigned long runs[INV__FC_NREASONS];
 
-static unsigned
-failchk_died(void)
-{
-	unsigned n;
-
-	pthread_mutex_lock(&fc_lock);
-	n = fc_died;
-	pthread_mutex_unlock(&fc_lock);
-	return n;
+	inv__bdb_failchk_runs(runs);
+	return runs[r];
 }
 
 /* Wait for n more passes of st's watchdog (at most about 30 s); 0 when
@@ -189,46 +169,72 @@ static void
 failchk_runs(struct invites_config *cfg)
 {
 	struct invites_store *st = NULL;
-	unsigned before, i, bad = 0;
+	unsigned long before, first;
+	unsigned i, bad = 0;
 	int rc;
 
-	invites_set_log(count_failchk, NULL);
+	first = failchk_runs_for(INV__FC_FIRST);
 	rc = invites_store_open(cfg, INVITES_OPEN_DAEMON, &st);
 	ok(rc == 0, "a daemon opens the store (%s)", invites_strerror(rc));
 	if (rc != 0)
 		return;
 	ok(watchdog_passes(st, 3) == 0, "its watchdog makes passes");
-	pthread_mutex_lock(&fc_lock);
-	ok(fc_first == 1, "it ran failchk on its first pass (%u)", fc_first);
-	pthread_mutex_unlock(&fc_lock);
+	ok(failchk_runs_for(INV__FC_FIRST) == first + 1,
+	   "it ran failchk on its first pass");
+	ok(failchk_runs_for(INV__FC_UNREADABLE) == 0,
+	   "it could read the registry every time");
 
-	before = failchk_died();
+	before = failchk_runs_for(INV__FC_DIED);
 	for (i = 0; i < 20; i++)
 		if (open_and_exit(cfg, 1) != 0)
 			bad++;
 	ok(bad == 0, "20 processes opened the store, closed it and exited "
 	   "(%u did not)", bad);
 	ok(watchdog_passes(st, 5) == 0, "the watchdog made 5 more passes");
-	ok(failchk_died() == before,
-	   "none of them made it run failchk for a dead process (%u runs)",
-	   failchk_died() - before);
+	ok(failchk_runs_for(INV__FC_DIED) == before,
+	   "none of them made it run failchk for a dead process (%lu runs)",
+	   failchk_runs_for(INV__FC_DIED) - before);
 
 	ok(open_and_exit(cfg, 0) == 0,
 	   "a process opened the store and exited without closing it");
 	ok(watchdog_passes(st, 3) == 0, "the watchdog made 3 more passes");
-	ok(failchk_died() == before + 1,
-	   "it ran failchk once for that process (%u runs)",
-	   failchk_died() - before);
+	ok(failchk_runs_for(INV__FC_DIED) == before + 1,
+	   "it ran failchk once for that process (%lu runs)",
+	   failchk_runs_for(INV__FC_DIED) - before);
 	ok(watchdog_passes(st, 10) == 0, "and 10 more passes");
-	ok(failchk_died() == before + 1,
-	   "not again for the same process (%u runs)",
-	   failchk_died() - before);
+	ok(failchk_runs_for(INV__FC_DIED) == before + 1,
+	   "not again for the same process (%lu runs)",
+	   failchk_runs_for(INV__FC_DIED) - before);
 	invites_store_close(&st);
-	invites_set_log(NULL, NULL);
-	pthread_mutex_lock(&fc_lock);
-	diag("failchk runs for other reasons (slow calls, periodic): %u",
-	     fc_other);
-	pthread_mutex_unlock(&fc_lock);
+	diag("failchk runs for slow calls: %lu, periodic: %lu",
+	     failchk_runs_for(INV__FC_SLOW), failchk_runs_for(INV__FC_PERIODIC));
+}
+
+/* 4. a process that opens one store after another keeps reading their
+ * registries (it used to keep a descriptor of each, up to 8) */
+static void
+many_stores(void)
+{
+	char dir[4300];
+	struct invites_config *c;
+	struct invites_store *st = NULL;
+	unsigned i, bad = 0;
+	unsigned long unreadable = failchk_runs_for(INV__FC_UNREADABLE);
+
+	for (i = 0; i < 12; i++) {
+		snprintf(dir, sizeof(dir), "%s/many%u", base, i);
+		c = helper_cfg(dir);
+		if (invites_store_open(c, INVITES_OPEN_CREATE | INVITES_OPEN_DAEMON,
+		                       &st) != 0 ||
+		    watchdog_passes(st, 2) != 0)
+			bad++;
+		invites_store_close(&st);
+		invites_config_free(&c);
+	}
+	ok(bad == 0, "12 stores opened by one process in turn (%u failed)", bad);
+	ok(failchk_runs_for(INV__FC_UNREADABLE) == unreadable,
+	   "the watchdog read each store's registry (%lu times it could not)",
+	   failchk_runs_for(INV__FC_UNREADABLE) - unreadable);
 }
 
 int
@@ -315,6 +321,7 @@ main(void)
 	invites_store_close(&st);
 
 	failchk_runs(cfg);
+	many_stores();
 
 	invites_config_free(&cfg);
 	helper_rm_rf(base);
