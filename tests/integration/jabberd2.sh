@@ -89,9 +89,11 @@ export INVITECTL_AS_CALLER
 "$py" "$top_srcdir/tests/integration/scenarios.py"
 rc=$?
 if [ $rc -ne 0 ]; then
-	for f in c2s sm; do
-		echo "# --- the end of log/$f.log"
-		tail -n 25 "$XMPP_DIR/log/$f.log" 2>/dev/null | sed 's/^/# /'
+	# (the .out files hold the daemons' stderr: a sanitizer's report,
+	# a crash)
+	for f in c2s.log sm.log c2s.out sm.out; do
+		echo "# --- the end of log/$f"
+		tail -n 25 "$XMPP_DIR/log/$f" 2>/dev/null | sed 's/^/# /'
 	done
 fi
 exit $rc
