@@ -27,10 +27,10 @@
  * process's hang handler (invites_set_hang_handler(): daemons exit there
  * and are restarted); the library itself never exits.  The watchdog
  * thread looks every WATCHDOG_MS and runs failchk when a registered
- * process has died or a call is slow (failchk_due says why not always),
- * checkpoints run in a third thread, so neither can silence the other.  The threads run with INVITES_OPEN_DAEMON
- * (checkpoints too) and in any process that set a hang handler
- * (invitectl).
+ * process has died or a call is slow (failchk_due says why not always);
+ * checkpoints run in a third thread, so neither can silence the other.
+ * The threads run with INVITES_OPEN_DAEMON (checkpoints too) and in any
+ * process that set a hang handler (invitectl).
  *
  * Files in the store directory: meta.db (magic and format version; its
  * presence marks the directory as a store), invites.db (hash -> record),
