@@ -80,6 +80,7 @@ static const struct key_def keys[] = {
 	{ "site_name",             KT_STRING,   0,           NULL },
 	{ "xmpp_server",           KT_STRING,   0,           "127.0.0.1:5222" },
 	{ "xmpp_tls",              KT_STRING,   0,           "optional" },
+	{ "xmpp_pool",             KT_UNSIGNED, 0,           "8" },
 	{ "web_templates",         KT_PATH,     0,           NULL },
 	{ "web_apps",              KT_PATH,     0,           NULL },
 	{ "web_js_dir",            KT_PATH,     0,           "/usr/share/javascript" },

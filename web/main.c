@@ -284,6 +284,12 @@ settings(struct web *w, const char *listen)
 	if (cfg_duration(w, "web_register_timeout", 10, &d) != 0)
 		return -1;
 	w->reg_timeout_ms = d > 120 ? 120000u : (unsigned)d * 1000u;
+	if (cfg_uint(w, "xmpp_pool", 8, &w->xmpp_pool) != 0)
+		return -1;
+	if (w->xmpp_pool > 32) {
+		web__log(INVITES_LOG_ERR, "xmpp_pool: at most 32");
+		return -1;
+	}
 	s = cfg_str(w, "web_real_ip_header", NULL);
 	if (s && !(w->real_ip_header = inv__strdup(s)))
 		return -1;
@@ -487,6 +493,39 @@ web_free(struct web *w)
 	pthread_cond_destroy(&w->work_cond);
 }
 
+/* One pool of ready XMPP connections per served domain (xmpp_pool). */
+static int
+reg_pools_start(struct web *w)
+{
+	size_t i, n = invites_config_domain_count(w->cfg);
+
+	if (w->xmpp_pool == 0 || n == 0)
+		return 0;
+	w->reg_pools = inv__calloc(n, sizeof(*w->reg_pools));
+	if (!w->reg_pools)
+		return -1;
+	w->n_reg_pools = n;
+	for (i = 0; i < n; i++)
+		if (web__reg_pool_start(w->xmpp_host, w->xmpp_port,
+		                        invites_config_domain(w->cfg, i),
+		                        w->xmpp_tls, w->reg_timeout_ms,
+		                        w->xmpp_pool, &w->reg_pools[i]) != 0)
+			return -1;
+	return 0;
+}
+
+static void
+reg_pools_stop(struct web *w)
+{
+	size_t i;
+
+	for (i = 0; i < w->n_reg_pools; i++)
+		web__reg_pool_stop(&w->reg_pools[i]);
+	free(w->reg_pools);
+	w->reg_pools = NULL;
+	w->n_reg_pools = 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -604,6 +643,13 @@ main(int argc, char **argv)
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	web__register_init();
+	if (reg_pools_start(&w) != 0) {
+		web__log(INVITES_LOG_ERR, "cannot start the XMPP connection pool");
+		reg_pools_stop(&w);
+		web__register_shutdown();
+		web_free(&w);
+		return 70;
+	}
 
 	if (web__http_start(&w, listen, ready, &d) == 0) {
 		web__log(INVITES_LOG_NOTICE, "serving %s for %s", w.base_url,
@@ -623,6 +669,8 @@ main(int argc, char **argv)
 			_exit(1); /* threads still use everything: free nothing */
 		status = 0;
 	}
+	/* (no registration runs any more: nothing takes from the pools) */
+	reg_pools_stop(&w);
 	web__register_shutdown();
 	web__qr_cache_clear();
 	web_free(&w);

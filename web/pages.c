@@ -782,6 +782,18 @@ registered(struct web_req *q, const struct invites_invite *inv,
 	return ret;
 }
 
+/* The pool of ready XMPP connections for domain, if any. */
+static struct web_reg_pool *
+reg_pool(const struct web *w, const char *domain)
+{
+	size_t i;
+
+	for (i = 0; i < w->n_reg_pools; i++)
+		if (strcmp(invites_config_domain(w->cfg, i), domain) == 0)
+			return w->reg_pools[i];
+	return NULL;
+}
+
 static enum MHD_Result
 form_post(struct web_req *q, const struct invites_invite *inv, const char *token)
 {
@@ -909,7 +921,8 @@ form_post(struct web_req *q, const struct invites_invite *inv, const char *token
 		rq.tls = w->xmpp_tls;
 		rq.timeout_ms = w->reg_timeout_ms;
 		/* (in a worker, the connection ends after the answer) */
-		res = web__register(&rq, srvtext, sizeof(srvtext),
+		res = web__register(reg_pool(w, inv->domain), &rq, srvtext,
+		                    sizeof(srvtext),
 		                    q->deferred ? &q->reg_closing : NULL);
 		web__log(INVITES_LOG_NOTICE, "register id=%s %s@%s: %s", inv->id,
 		         username, inv->domain,

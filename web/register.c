@@ -6,13 +6,20 @@
  * XMPP server works: connect over loopback with libstrophe in raw mode,
  * STARTTLS when offered (or required), the XEP-0445 pre-auth IQ, then the
  * XEP-0077 registration set; the server's stanza errors are mapped to
- * results the form turns into messages.  One libstrophe context per call
- * (the calling HTTP thread owns it); libstrophe's logging is off (no
- * logger at all), since its debug output would carry the token and the
- * password.
+ * results the form turns into messages.  One libstrophe context per
+ * connection, owned by one thread at a time; libstrophe's logging is off
+ * (no logger at all), since its debug output would carry the token and
+ * the password.
+ *
+ * A pool (web__reg_pool_*) keeps a few connections ready while
+ * registrations come in: connected, STARTTLS done, the server's features
+ * read, nothing sent.  Each serves one registration and is then closed,
+ * as a fresh one would be; what the pool saves is the connection set-up
+ * on the visitor's wait (TCP, two stream headers, the TLS handshake).
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,19 +38,32 @@ enum reg_state {
 	ST_CONNECTING,
 	ST_STARTTLS,   /* <starttls/> sent */
 	ST_SECURE,     /* stream reopened after TLS */
+	ST_READY,      /* features read, nothing sent: a pooled connection */
 	ST_PREAUTH,    /* pre-auth IQ sent */
 	ST_REGISTER,   /* registration set sent */
 	ST_DONE
 };
 
 struct reg {
-	const struct web_reg_req *req;
+	const struct web_reg_req *req;  /* NULL while made for the pool */
+	enum web_tls_mode tls;
 	enum reg_state state;
 	enum web_reg_result result;
 	char *text;
 	size_t text_size;
 	int register_sent;    /* the XEP-0077 set went out: no retry */
+	int hung_up;          /* our </stream:stream> is queued */
 };
+
+/* Close the stream (once: libstrophe would queue a second close tag). */
+static void
+hang_up(struct reg *r, xmpp_conn_t *conn)
+{
+	if (r->hung_up)
+		return;
+	r->hung_up = 1;
+	xmpp_disconnect(conn);
+}
 
 static void
 finish(struct reg *r, xmpp_conn_t *conn, enum web_reg_result res)
@@ -52,7 +72,7 @@ finish(struct reg *r, xmpp_conn_t *conn, enum web_reg_result res)
 		return;
 	r->state = ST_DONE;
 	r->result = res;
-	xmpp_disconnect(conn);
+	hang_up(r, conn);
 }
 
 static void
@@ -240,12 +260,15 @@ on_features(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 			xmpp_send_raw_string(conn, "<starttls xmlns='%s'/>", NS_TLS);
 			return 1;
 		}
-		if (r->req->tls != WEB_TLS_OPTIONAL) {
+		if (r->tls != WEB_TLS_OPTIONAL) {
 			finish(r, conn, WEB_REG_UNAVAILABLE);
 			return 0;
 		}
 	}
-	send_preauth(r, conn);
+	if (r->req)
+		send_preauth(r, conn);
+	else
+		r->state = ST_READY;
 	return 0;
 }
 
@@ -286,10 +309,11 @@ web__register_shutdown(void)
 	xmpp_shutdown();
 }
 
-/* A connection being closed, and the state its handlers still see. */
+/* A connection, and the state its handlers see until it is closed. */
 struct web_reg_conn {
 	xmpp_ctx_t *ctx;
 	xmpp_conn_t *conn;
+	int64_t ready_at;     /* when it joined the pool */
 	struct reg r;
 };
 
@@ -300,6 +324,7 @@ web__register_close(struct web_reg_conn *c)
 
 	if (!c)
 		return;
+	hang_up(&c->r, c->conn);
 	/* let the closing </stream:stream> go out, briefly */
 	deadline = inv__monotonic_ms() + 200;
 	while (!xmpp_conn_is_disconnected(c->conn) && inv__monotonic_ms() < deadline)
@@ -309,51 +334,328 @@ web__register_close(struct web_reg_conn *c)
 	free(c);
 }
 
-/* One connection's try, until deadline; *c_r is the connection to close
- * (NULL when none was made). */
-static enum web_reg_result
-attempt(const struct web_reg_req *req, char *text_r, size_t text_size,
-        int64_t deadline, struct web_reg_conn **c_r, int *register_sent)
+/* A new connection to host:port, under way (NULL when none could be
+ * started: *res_r says why).  With req NULL it stops when ready. */
+static struct web_reg_conn *
+conn_start(const char *host, unsigned short port, const char *domain,
+           enum web_tls_mode tls, const struct web_reg_req *req,
+           enum web_reg_result *res_r)
 {
 	struct web_reg_conn *c;
-	struct reg *r;
-	enum web_reg_result res;
 	long flags;
 
-	*c_r = NULL;
-	*register_sent = 0;
-	if (text_r && text_size)
-		text_r[0] = '\0';
 	/* (on the heap: the handlers run until the connection is closed) */
 	c = inv__calloc(1, sizeof(*c));
-	if (!c)
-		return WEB_REG_ERROR;
-	r = &c->r;
-	r->req = req;
-	r->result = WEB_REG_UNAVAILABLE;
-	r->text = text_r;
-	r->text_size = text_size;
-
+	if (!c) {
+		*res_r = WEB_REG_ERROR;
+		return NULL;
+	}
+	c->r.req = req;
+	c->r.tls = tls;
+	c->r.result = WEB_REG_UNAVAILABLE;
 	/* no logger: libstrophe then formats no message at all (a handler that
 	 * drops them would still have every sent stanza, the password
 	 * included, printed into a buffer first) */
 	c->ctx = xmpp_ctx_new(NULL, NULL);
 	c->conn = c->ctx ? xmpp_conn_new(c->ctx) : NULL;
 	if (!c->conn) {
-		res = WEB_REG_ERROR;
+		*res_r = WEB_REG_ERROR;
 		goto unmade;
 	}
 	flags = XMPP_CONN_FLAG_DISABLE_SM;
-	if (req->tls != WEB_TLS_VERIFY)
+	if (tls != WEB_TLS_VERIFY)
 		flags |= XMPP_CONN_FLAG_TRUST_TLS;
 	xmpp_conn_set_flags(c->conn, flags);
 	/* raw mode takes the stream's 'to' from the JID's domain */
-	xmpp_conn_set_jid(c->conn, req->domain);
-	if (xmpp_connect_raw(c->conn, req->host, req->port, on_conn, r) !=
-	    XMPP_EOK) {
-		res = WEB_REG_UNAVAILABLE;
+	xmpp_conn_set_jid(c->conn, domain);
+	if (xmpp_connect_raw(c->conn, host, port, on_conn, &c->r) != XMPP_EOK) {
+		*res_r = WEB_REG_UNAVAILABLE;
 		goto unmade;
 	}
+	return c;
+
+unmade:
+	/* no connection was made: nothing to close */
+	if (c->conn)
+		xmpp_conn_release(c->conn);
+	if (c->ctx)
+		xmpp_ctx_free(c->ctx);
+	free(c);
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Connections kept ready                                              */
+/* ------------------------------------------------------------------ */
+
+#define POOL_MAX 32
+#define POOL_MAKERS 4         /* threads making connections, at most */
+#define POOL_IDLE_MS 30000    /* kept this long after the last use */
+#define POOL_RETRY_MS 1000    /* after a connection could not be made */
+
+struct web_reg_pool {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	pthread_t threads[POOL_MAKERS];
+	unsigned n_threads;
+	int stopping;
+	unsigned size;             /* connections kept ready, at most */
+	unsigned making;           /* being made by the threads */
+	int64_t retry_at;          /* no new one before (after a failure) */
+	unsigned n;
+	struct web_reg_conn *ready[POOL_MAX];   /* newest last */
+	int64_t wanted_at;         /* last registration: 0 before the first */
+	unsigned made, used, dropped, missed;  /* for the log at the end */
+	char *host, *domain;
+	unsigned short port;
+	enum web_tls_mode tls;
+	unsigned timeout_ms;
+};
+
+/* A connection made ready, or NULL. */
+static struct web_reg_conn *
+pool_make(const struct web_reg_pool *p)
+{
+	struct web_reg_conn *c;
+	enum web_reg_result res;
+	int64_t deadline = inv__monotonic_ms() + p->timeout_ms;
+
+	c = conn_start(p->host, p->port, p->domain, p->tls, NULL, &res);
+	if (!c)
+		return NULL;
+	/* (stopping is read unlocked: a stop need not wait for the server) */
+	while (c->r.state != ST_READY && c->r.state != ST_DONE &&
+	       inv__monotonic_ms() < deadline &&
+	       !__atomic_load_n(&p->stopping, __ATOMIC_RELAXED))
+		xmpp_run_once(c->ctx, 20);
+	if (c->r.state != ST_READY) {
+		web__register_close(c);
+		return NULL;
+	}
+	return c;
+}
+
+/*
+ * The pool's threads: while registrations came in the last POOL_IDLE_MS,
+ * they keep up to size connections ready (several threads, so that
+ * registrations that come at once are replaced at once); they close those
+ * that waited that long.  An idle daemon so holds no connection to the
+ * server.
+ */
+static void *
+pool_main(void *arg)
+{
+	struct web_reg_pool *p = arg;
+	struct web_reg_conn *c, *old[POOL_MAX];
+	int64_t now, wake;
+	unsigned i, n_old;
+	struct timespec ts;
+
+	pthread_mutex_lock(&p->lock);
+	while (!p->stopping) {
+		now = inv__monotonic_ms();
+		/* the oldest are first */
+		for (n_old = 0; n_old < p->n &&
+		     now - p->ready[n_old]->ready_at >= POOL_IDLE_MS; n_old++)
+			old[n_old] = p->ready[n_old];
+		if (n_old) {
+			p->n -= n_old;
+			memmove(p->ready, p->ready + n_old,
+			        p->n * sizeof(p->ready[0]));
+			pthread_mutex_unlock(&p->lock);
+			for (i = 0; i < n_old; i++)
+				web__register_close(old[i]);
+			pthread_mutex_lock(&p->lock);
+			continue;
+		}
+		if (p->wanted_at && now - p->wanted_at < POOL_IDLE_MS &&
+		    p->n + p->making < p->size && now >= p->retry_at) {
+			p->making++;
+			if (p->n + p->making < p->size)
+				pthread_cond_signal(&p->cond); /* another, too */
+			pthread_mutex_unlock(&p->lock);
+			c = pool_make(p);
+			pthread_mutex_lock(&p->lock);
+			p->making--;
+			if (!c) {
+				p->retry_at = inv__monotonic_ms() + POOL_RETRY_MS;
+				continue;
+			}
+			if (p->stopping || p->n == p->size) {
+				pthread_mutex_unlock(&p->lock);
+				web__register_close(c);
+				pthread_mutex_lock(&p->lock);
+				continue;
+			}
+			c->ready_at = inv__monotonic_ms();
+			p->ready[p->n++] = c;
+			p->made++;
+			web__log(INVITES_LOG_DEBUG, "XMPP connection for %s ready "
+			         "(%u waiting)", p->domain, p->n);
+			continue;
+		}
+		/* sleep until the oldest expires, a retry is due, or a take */
+		wake = now + POOL_IDLE_MS;
+		if (p->n)
+			wake = p->ready[0]->ready_at + POOL_IDLE_MS;
+		if (p->n + p->making < p->size && p->retry_at > now &&
+		    p->retry_at < wake)
+			wake = p->retry_at;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		wake -= now;
+		ts.tv_sec += wake / 1000;
+		ts.tv_nsec += (long)(wake % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&p->cond, &p->lock, &ts);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+int
+web__reg_pool_start(const char *host, unsigned short port, const char *domain,
+                    enum web_tls_mode tls, unsigned timeout_ms, unsigned size,
+                    struct web_reg_pool **pool_r)
+{
+	struct web_reg_pool *p;
+	pthread_condattr_t ca;
+
+	*pool_r = NULL;
+	if (size == 0)
+		return 0;
+	p = inv__calloc(1, sizeof(*p));
+	if (!p)
+		return -1;
+	p->size = size > POOL_MAX ? POOL_MAX : size;
+	p->port = port;
+	p->tls = tls;
+	p->timeout_ms = timeout_ms ? timeout_ms : 10000;
+	p->host = inv__strdup(host);
+	p->domain = inv__strdup(domain);
+	if (!p->host || !p->domain)
+		goto fail;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	for (; p->n_threads < p->size && p->n_threads < POOL_MAKERS;
+	     p->n_threads++)
+		if (pthread_create(&p->threads[p->n_threads], NULL, pool_main,
+		                   p) != 0)
+			break;
+	if (p->n_threads == 0) {
+		pthread_cond_destroy(&p->cond);
+		pthread_mutex_destroy(&p->lock);
+		goto fail;
+	}
+	*pool_r = p;
+	return 0;
+fail:
+	free(p->host);
+	free(p->domain);
+	free(p);
+	return -1;
+}
+
+void
+web__reg_pool_stop(struct web_reg_pool **pool_r)
+{
+	struct web_reg_pool *p = *pool_r;
+	unsigned i;
+
+	if (!p)
+		return;
+	*pool_r = NULL;
+	pthread_mutex_lock(&p->lock);
+	__atomic_store_n(&p->stopping, 1, __ATOMIC_RELAXED);
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+	for (i = 0; i < p->n_threads; i++)
+		pthread_join(p->threads[i], NULL);
+	for (i = 0; i < p->n; i++)
+		web__register_close(p->ready[i]);
+	web__log(INVITES_LOG_NOTICE, "XMPP connections for %s made ready "
+	         "ahead: %u, used: %u, found closed: %u; registrations "
+	         "without one: %u", p->domain, p->made, p->used, p->dropped,
+	         p->missed);
+	pthread_cond_destroy(&p->cond);
+	pthread_mutex_destroy(&p->lock);
+	free(p->host);
+	free(p->domain);
+	free(p);
+}
+
+/* A ready connection to the server req names, or NULL.  Whatever the
+ * server sent while it waited is read first: one it closed is dropped. */
+static struct web_reg_conn *
+pool_take(struct web_reg_pool *p, const struct web_reg_req *req)
+{
+	struct web_reg_conn *c;
+	int ok;
+
+	if (!p || p->port != req->port || p->tls != req->tls ||
+	    strcmp(p->host, req->host) != 0 || strcmp(p->domain, req->domain) != 0)
+		return NULL;
+	for (;;) {
+		pthread_mutex_lock(&p->lock);
+		p->wanted_at = inv__monotonic_ms();
+		c = p->n ? p->ready[--p->n] : NULL;
+		if (!c)
+			p->missed++;
+		pthread_cond_signal(&p->cond);
+		pthread_mutex_unlock(&p->lock);
+		if (!c)
+			return NULL;
+		xmpp_run_once(c->ctx, 0);
+		ok = c->r.state == ST_READY && !xmpp_conn_is_disconnected(c->conn);
+		pthread_mutex_lock(&p->lock);
+		if (ok)
+			p->used++;
+		else
+			p->dropped++;
+		pthread_mutex_unlock(&p->lock);
+		if (ok)
+			return c;
+		web__register_close(c);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* One registration                                                    */
+/* ------------------------------------------------------------------ */
+
+/* One connection's try, until deadline, on a pooled connection when pool
+ * has one; *c_r is the connection to close (NULL when none was made). */
+static enum web_reg_result
+attempt(struct web_reg_pool *pool, const struct web_reg_req *req,
+        char *text_r, size_t text_size, int64_t deadline,
+        struct web_reg_conn **c_r, int *register_sent)
+{
+	struct web_reg_conn *c;
+	struct reg *r;
+	enum web_reg_result res;
+
+	*c_r = NULL;
+	*register_sent = 0;
+	if (text_r && text_size)
+		text_r[0] = '\0';
+	c = pool_take(pool, req);
+	if (c) {
+		c->r.req = req;
+		send_preauth(&c->r, c->conn);
+	} else {
+		c = conn_start(req->host, req->port, req->domain, req->tls, req,
+		               &res);
+		if (!c)
+			return res;
+	}
+	r = &c->r;
+	r->text = text_r;
+	r->text_size = text_size;
 	while (r->state != ST_DONE && inv__monotonic_ms() < deadline)
 		xmpp_run_once(c->ctx, 20);
 	if (r->state != ST_DONE) {
@@ -361,7 +663,7 @@ attempt(const struct web_reg_req *req, char *text_r, size_t text_size,
 		r->result = r->state == ST_REGISTER ? WEB_REG_ERROR
 						    : WEB_REG_UNAVAILABLE;
 		r->state = ST_DONE;
-		xmpp_disconnect(c->conn);
+		hang_up(r, c->conn);
 	}
 	res = r->result;
 	*register_sent = r->register_sent;
@@ -371,20 +673,11 @@ attempt(const struct web_reg_req *req, char *text_r, size_t text_size,
 	r->text_size = 0;
 	*c_r = c;
 	return res;
-
-unmade:
-	/* no connection was made: nothing to close */
-	if (c->conn)
-		xmpp_conn_release(c->conn);
-	if (c->ctx)
-		xmpp_ctx_free(c->ctx);
-	free(c);
-	return res;
 }
 
 enum web_reg_result
-web__register(const struct web_reg_req *req, char *text_r, size_t text_size,
-              struct web_reg_conn **closing_r)
+web__register(struct web_reg_pool *pool, const struct web_reg_req *req,
+              char *text_r, size_t text_size, struct web_reg_conn **closing_r)
 {
 	struct web_reg_conn *c;
 	enum web_reg_result res;
@@ -394,16 +687,17 @@ web__register(const struct web_reg_req *req, char *text_r, size_t text_size,
 	if (closing_r)
 		*closing_r = NULL;
 	deadline = inv__monotonic_ms() + (req->timeout_ms ? req->timeout_ms : 10000);
-	res = attempt(req, text_r, text_size, deadline, &c, &sent);
+	res = attempt(pool, req, text_r, text_size, deadline, &c, &sent);
 	/* A connection that failed before the registration went out changed
 	 * nothing (pre-auth only checks the token): try once more on a new
 	 * one, within the same deadline.  (jabberd2 2.7's c2s, for one, can
 	 * hand a closed connection's late "session ended" to the new one
-	 * that got its descriptor: see bench/xreg.c.) */
+	 * that got its descriptor: see bench/xreg.c.)  The pool's other
+	 * connections are as old as the one that failed: a new one it is. */
 	if (!sent && (res == WEB_REG_UNAVAILABLE || res == WEB_REG_ERROR) &&
 	    inv__monotonic_ms() < deadline) {
 		web__register_close(c);
-		res = attempt(req, text_r, text_size, deadline, &c, &sent);
+		res = attempt(NULL, req, text_r, text_size, deadline, &c, &sent);
 	}
 	if (closing_r)
 		*closing_r = c;

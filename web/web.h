@@ -184,10 +184,21 @@ struct web_reg_req {
  * TLS close) is left to web__register_close(*closing_r), so that the
  * visitor's answer need not wait for it; *closing_r may be NULL. */
 struct web_reg_conn;
-enum web_reg_result web__register(const struct web_reg_req *req,
+struct web_reg_pool;
+enum web_reg_result web__register(struct web_reg_pool *pool,
+                                  const struct web_reg_req *req,
                                   char *text_r, size_t text_size,
                                   struct web_reg_conn **closing_r);
 void web__register_close(struct web_reg_conn *c);
+
+/* Up to size connections to host:port for domain kept ready (connected,
+ * STARTTLS done) while registrations come in; web__register takes one
+ * when its request matches.  size 0: no pool (*pool_r NULL). */
+int web__reg_pool_start(const char *host, unsigned short port,
+                        const char *domain, enum web_tls_mode tls,
+                        unsigned timeout_ms, unsigned size,
+                        struct web_reg_pool **pool_r);
+void web__reg_pool_stop(struct web_reg_pool **pool_r);
 int web__register_init(void);
 void web__register_shutdown(void);
 
@@ -216,6 +227,7 @@ struct web {
 	unsigned short xmpp_port;
 	enum web_tls_mode xmpp_tls;
 	unsigned reg_timeout_ms;
+	unsigned xmpp_pool;   /* connections kept ready per domain */
 	unsigned min_password;
 	char *real_ip_header; /* trusted only from a loopback peer */
 	char *datadir;
@@ -228,6 +240,11 @@ struct web {
 	size_t n_statics;
 	unsigned char csrf_key[32];
 	struct web_limiter *limiter;
+
+	/* connections kept ready for registrations, one pool per served
+	 * domain, in the configuration's order (NULL entries: none) */
+	struct web_reg_pool **reg_pools;
+	size_t n_reg_pools;
 
 	/* registrations running in worker threads (see web__defer) */
 	pthread_mutex_t work_lock;

@@ -412,8 +412,12 @@ def slow_server_tests():
         conns.append(c)
         accepted.set()
     threading.Thread(target=swallow, daemon=True).start()
+    # (no connections kept ready here: the silent server tells that the
+    # registration has begun by the connection it accepts; the pool has
+    # its own test below)
     s2 = webtest.Site(extra_conf="xmpp_server = 127.0.0.1:%d\n"
-                      "web_register_timeout = 4s\n" % hole.getsockname()[1])
+                      "web_register_timeout = 4s\nxmpp_pool = 0\n" %
+                      hole.getsockname()[1])
     try:
         inv = s2.generate()
         if not t.ok(s2.start(), "second daemon with a silent XMPP server"):
@@ -468,6 +472,49 @@ def slow_server_tests():
             c.close()
         hole.close()
         s2.cleanup()
+    pool_on_silent_server()
+
+
+def pool_on_silent_server():
+    """Connections kept ready that the server never answers: a
+    registration still ends in 503, and SIGTERM does not wait for them."""
+    import socket
+    import threading
+    hole = socket.socket()
+    hole.bind(("127.0.0.1", 0))
+    hole.listen(16)
+    conns = []
+
+    def swallow():
+        while True:
+            try:
+                c, _ = hole.accept()
+            except OSError:
+                return
+            conns.append(c)
+    threading.Thread(target=swallow, daemon=True).start()
+    s3 = webtest.Site(extra_conf="xmpp_server = 127.0.0.1:%d\n"
+                      "web_register_timeout = 2s\nxmpp_pool = 4\n" %
+                      hole.getsockname()[1])
+    try:
+        inv = s3.generate()
+        if not t.ok(s3.start(), "a daemon keeping connections ready for a "
+                    "silent XMPP server"):
+            return
+        r = webtest.register_via_form(s3, inv["token"], "silent",
+                                      "long enough")
+        t.eq(r.status, 503, "its registration ends in 503")
+        t.ok(len(conns) >= 2, "the pool connected too, beside the "
+             "registration", "%d connections" % len(conns))
+        rc = s3.stop()
+        if not t.eq(rc, 0, "SIGTERM while they wait: clean exit"):
+            for line in s3.log_text().splitlines()[-30:]:
+                t.diag(line)
+    finally:
+        hole.close()
+        for c in conns:
+            c.close()
+        s3.cleanup()
 
 
 def api_key_tests():

@@ -8,7 +8,9 @@ password reaches the log.  Skipped while jabberd2, the modules or the
 runner are missing."""
 
 import os
+import re
 import sys
+import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -94,11 +96,53 @@ def main():
     t.eq(r.status, 422, "reset invite: another username refused by the form")
     t.ok(not site.can_login("mallory", PW), "and no account mallory exists")
 
+    pool_tests()
+
     log = site.log_text()
     t.ok(not [x for x in site.tokens if x in log], "no token in the log")
     t.ok(PW not in log and "new password 2" not in log, "no password in the log")
     t.ok("register id=%s webuser@localhost: done" % inv["id"] in log,
          "the log names the invite by id and the new JID")
+
+
+def pool_tests():
+    """invites-web keeps XMPP connections ready (xmpp_pool) once
+    registrations come in; one the server has closed meanwhile is found
+    closed and not used."""
+    ready = "XMPP connection for localhost ready"
+    deadline = time.monotonic() + 60
+    while ready not in site.log_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not t.ok(ready in site.log_text(),
+                "after registrations, connections are made ready ahead"):
+        t.diag(site.log_text()[-2000:])
+        return
+    # c2s restarts: every connection kept ready is closed by the server
+    err = site.restart_xmpp()
+    if not t.ok(err is None, "jabberd2 restarts", err):
+        return
+    inv = site.generate()
+    r = webtest.register_via_form(site, inv["token"], "afterrestart", PW)
+    if not t.eq(r.status, 200, "after the restart, a web registration is done"):
+        t.diag(r.text[-600:])
+        t.diag(site.log_text()[-1500:])
+    t.ok(site.can_login("afterrestart", PW), "and that account logs in")
+    inv = site.generate()
+    r = webtest.register_via_form(site, inv["token"], "pooled", PW)
+    t.eq(r.status, 200, "and so is the next one")
+    t.eq(site.stop(), 0, "invites-web stops cleanly")
+    m = re.search(r"made ready ahead: (\d+), used: (\d+), found closed: "
+                  r"(\d+); registrations without one: (\d+)",
+                  site.log_text())
+    if not t.ok(m is not None, "the pool's counts are logged at the end",
+                site.log_text()[-1500:]):
+        return
+    made, used, closed, without = (int(x) for x in m.groups())
+    t.ok(used >= 1, "registrations used connections made ready ahead",
+         m.group(0))
+    t.ok(closed >= 1, "connections the restarted server closed were found "
+         "closed, not used", m.group(0))
+    t.ok(made >= used + closed, "none was used twice", m.group(0))
 
 
 try:

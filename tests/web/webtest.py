@@ -323,6 +323,18 @@ class XmppSite(Site):
             f.write(self.extra_conf)
         return None
 
+    def restart_xmpp(self):
+        """Stop jabberd2 and start it again in the same directory (same
+        ports, store and invites.conf); None, or what went wrong."""
+        for cmd in ("stop", "start"):
+            r = subprocess.run([XMPP_LOCAL, cmd], env=self.env,
+                               stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT,
+                               universal_newlines=True)
+            if r.returncode != 0:
+                return r.stdout
+        return None
+
     def as_user(self, argv):
         return [XMPP_LOCAL, "exec"] + argv
 
