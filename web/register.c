@@ -390,7 +390,8 @@ unmade:
 
 #define POOL_MAX 32
 #define POOL_MAKERS 4         /* threads making connections, at most */
-#define POOL_IDLE_MS 30000    /* kept this long after the last use */
+#define POOL_IDLE_MS 30000    /* all closed this long after the last take */
+#define POOL_AGE_MS 300000    /* each closed at this age, used or not */
 #define POOL_RETRY_MS 1000    /* after a connection could not be made */
 
 struct web_reg_pool {
@@ -405,12 +406,31 @@ struct web_reg_pool {
 	unsigned n;
 	struct web_reg_conn *ready[POOL_MAX];   /* newest last */
 	int64_t wanted_at;         /* last registration: 0 before the first */
+	int64_t win_start;         /* registrations in this POOL_IDLE_MS window */
+	unsigned win_cur, win_prev;   /* and in the one before */
 	unsigned made, used, dropped, missed;  /* for the log at the end */
 	char *host, *domain;
 	unsigned short port;
 	enum web_tls_mode tls;
 	unsigned timeout_ms;
 };
+
+/* How many to keep ready: as many as registrations came in the last
+ * window or two, so that one registration now and then costs the server
+ * one connection made ahead, not size of them.  Under the lock. */
+static unsigned
+pool_target(struct web_reg_pool *p, int64_t now)
+{
+	unsigned n;
+
+	if (now - p->win_start >= POOL_IDLE_MS) {
+		p->win_prev = now - p->win_start < 2 * POOL_IDLE_MS ? p->win_cur : 0;
+		p->win_cur = 0;
+		p->win_start = now;
+	}
+	n = p->win_cur + p->win_prev;
+	return n < p->size ? n : p->size;
+}
 
 /* A connection made ready, or NULL. */
 static struct web_reg_conn *
@@ -437,10 +457,11 @@ pool_make(const struct web_reg_pool *p)
 
 /*
  * The pool's threads: while registrations came in the last POOL_IDLE_MS,
- * they keep up to size connections ready (several threads, so that
- * registrations that come at once are replaced at once); they close those
- * that waited that long.  An idle daemon so holds no connection to the
- * server.
+ * they keep up to pool_target() connections ready (several threads, so
+ * that registrations that come at once are replaced at once).  After that long
+ * without one they close them all, so an idle daemon holds no connection
+ * to the server; a connection that waited POOL_AGE_MS is replaced, so
+ * that none outlives what a firewall between the two may allow.
  */
 static void *
 pool_main(void *arg)
@@ -448,15 +469,18 @@ pool_main(void *arg)
 	struct web_reg_pool *p = arg;
 	struct web_reg_conn *c, *old[POOL_MAX];
 	int64_t now, wake;
-	unsigned i, n_old;
+	unsigned i, n_old, target;
+	int idle;
 	struct timespec ts;
 
 	pthread_mutex_lock(&p->lock);
 	while (!p->stopping) {
 		now = inv__monotonic_ms();
+		idle = !p->wanted_at || now - p->wanted_at >= POOL_IDLE_MS;
 		/* the oldest are first */
 		for (n_old = 0; n_old < p->n &&
-		     now - p->ready[n_old]->ready_at >= POOL_IDLE_MS; n_old++)
+		     (idle || now - p->ready[n_old]->ready_at >= POOL_AGE_MS);
+		     n_old++)
 			old[n_old] = p->ready[n_old];
 		if (n_old) {
 			p->n -= n_old;
@@ -465,13 +489,16 @@ pool_main(void *arg)
 			pthread_mutex_unlock(&p->lock);
 			for (i = 0; i < n_old; i++)
 				web__register_close(old[i]);
+			web__log(INVITES_LOG_DEBUG, "XMPP connections for %s "
+			         "closed unused: %u (%s)", p->domain, n_old,
+			         idle ? "no registration for a while" : "too old");
 			pthread_mutex_lock(&p->lock);
 			continue;
 		}
-		if (p->wanted_at && now - p->wanted_at < POOL_IDLE_MS &&
-		    p->n + p->making < p->size && now >= p->retry_at) {
+		target = pool_target(p, now);
+		if (!idle && p->n + p->making < target && now >= p->retry_at) {
 			p->making++;
-			if (p->n + p->making < p->size)
+			if (p->n + p->making < target)
 				pthread_cond_signal(&p->cond); /* another, too */
 			pthread_mutex_unlock(&p->lock);
 			c = pool_make(p);
@@ -494,11 +521,15 @@ pool_main(void *arg)
 			         "(%u waiting)", p->domain, p->n);
 			continue;
 		}
-		/* sleep until the oldest expires, a retry is due, or a take */
-		wake = now + POOL_IDLE_MS;
-		if (p->n)
-			wake = p->ready[0]->ready_at + POOL_IDLE_MS;
-		if (p->n + p->making < p->size && p->retry_at > now &&
+		/* sleep until the pool is idle, the oldest is too old, a retry
+		 * is due, or a take */
+		wake = now + POOL_AGE_MS;
+		if (p->n) {
+			wake = p->wanted_at + POOL_IDLE_MS;
+			if (p->ready[0]->ready_at + POOL_AGE_MS < wake)
+				wake = p->ready[0]->ready_at + POOL_AGE_MS;
+		}
+		if (p->n + p->making < target && p->retry_at > now &&
 		    p->retry_at < wake)
 			wake = p->retry_at;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -595,7 +626,7 @@ static struct web_reg_conn *
 pool_take(struct web_reg_pool *p, const struct web_reg_req *req)
 {
 	struct web_reg_conn *c;
-	int ok;
+	int ok, first = 1;
 
 	if (!p || p->port != req->port || p->tls != req->tls ||
 	    strcmp(p->host, req->host) != 0 || strcmp(p->domain, req->domain) != 0)
@@ -603,6 +634,11 @@ pool_take(struct web_reg_pool *p, const struct web_reg_req *req)
 	for (;;) {
 		pthread_mutex_lock(&p->lock);
 		p->wanted_at = inv__monotonic_ms();
+		if (first) {
+			(void)pool_target(p, p->wanted_at);
+			p->win_cur++;
+			first = 0;
+		}
 		c = p->n ? p->ready[--p->n] : NULL;
 		if (!c)
 			p->missed++;
