@@ -518,7 +518,8 @@ pool_main(void *arg)
 			p->ready[p->n++] = c;
 			p->made++;
 			web__log(INVITES_LOG_DEBUG, "XMPP connection for %s ready "
-			         "(%u waiting)", p->domain, p->n);
+			         "(%u waiting, %u wanted)", p->domain, p->n,
+			         pool_target(p, inv__monotonic_ms()));
 			continue;
 		}
 		/* sleep until the pool is idle, the oldest is too old, a retry
@@ -642,6 +643,10 @@ pool_take(struct web_reg_pool *p, const struct web_reg_req *req)
 		c = p->n ? p->ready[--p->n] : NULL;
 		if (!c)
 			p->missed++;
+		/* (logged under the lock, so that the log has the order) */
+		web__log(INVITES_LOG_DEBUG, "XMPP connection for %s %s (%u "
+		         "waiting)", p->domain, c ? "taken" : "wanted, none ready",
+		         p->n);
 		pthread_cond_signal(&p->cond);
 		pthread_mutex_unlock(&p->lock);
 		if (!c)

@@ -109,12 +109,23 @@ def pool_tests():
     """invites-web keeps XMPP connections ready (xmpp_pool) once
     registrations come in; one the server has closed meanwhile is found
     closed and not used."""
-    ready = "XMPP connection for localhost ready"
+    # Wait until the pool is full: its last event a connection made ready
+    # with as many waiting as wanted.  No thread is then making one, and
+    # every connection it holds predates the restart.
+    event = re.compile(r"XMPP connection for localhost (?:ready \((\d+) "
+                       r"waiting, (\d+) wanted\)|taken|wanted)")
+
+    def full():
+        last = None
+        for m in event.finditer(site.log_text()):
+            last = m
+        return (last is not None and last.group(1) is not None and
+                last.group(1) == last.group(2) and int(last.group(1)) > 0)
     deadline = time.monotonic() + 60
-    while ready not in site.log_text() and time.monotonic() < deadline:
+    while not full() and time.monotonic() < deadline:
         time.sleep(0.05)
-    if not t.ok(ready in site.log_text(),
-                "after registrations, connections are made ready ahead"):
+    if not t.ok(full(), "after registrations, connections are made ready "
+                "ahead, as many as wanted"):
         t.diag(site.log_text()[-2000:])
         return
     # c2s restarts: every connection kept ready is closed by the server
