@@ -440,7 +440,8 @@ def run_c2s_variant(name, edit):
     pre = []
     if os.environ.get('XMPP_PRELOAD'):   # a sanitizer build: as xmpp-local does
         pre = ['env', 'LD_PRELOAD=' + os.environ['XMPP_PRELOAD'],
-               'ASAN_OPTIONS=detect_leaks=0:intercept_strchr=0']
+               'ASAN_OPTIONS=detect_leaks=0:intercept_strchr=0:'
+               'malloc_fill_byte=0']
     rc, out, err = run('timeout', '60', XMPP_LOCAL, 'exec', *pre,
                        '/usr/sbin/jabberd2-c2s', '-c', path)
     try:
