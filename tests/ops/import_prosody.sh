@@ -108,7 +108,14 @@ t_short=$(as_prosody prosodyctl --config "$P/short.cfg.lua" mod_invites generate
 [ -n "$t_acct" ] && [ -n "$t_admin" ] && [ -n "$t_reset" ] && [ -n "$t_short" ]
 ok $? "Prosody: prosodyctl mod_invites generate (plain, --admin --group, --reset, short-lived)"
 
-as_prosody prosody --config "$P/prosody.cfg.lua" -F >"$P/out.log" 2>&1 &
+# (not through the as_prosody function: a function in the background runs
+# in a subshell, and $! would be the subshell, not Prosody; setpriv execs)
+if [ "$(id -u)" -eq 0 ]; then
+	setpriv --reuid=prosody --regid=prosody --clear-groups -- \
+		prosody --config "$P/prosody.cfg.lua" -F >"$P/out.log" 2>&1 &
+else
+	prosody --config "$P/prosody.cfg.lua" -F >"$P/out.log" 2>&1 &
+fi
 prosody_pid=$!
 i=0
 until ss -Hltn "src 127.0.0.1 and sport = :$port" | grep -q . || [ $i -ge 100 ]; do
